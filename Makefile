@@ -1,0 +1,28 @@
+# Two commands: `make release` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# nbgrader calls alembic, which lives in the venv's bin/.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: release test install clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed (nbgrader 0.9.6)"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py course_lib/_im2col.pyx
+	$(BIN)/python -m pip install --quiet -e '.[instructor,test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+release: install
+	$(BIN)/course build
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info course_lib/*.so course_lib/_im2col.c
