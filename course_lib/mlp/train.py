@@ -1,0 +1,116 @@
+"""Minibatch training and accuracy of object-API networks."""
+import numpy as np
+
+DATA_KEYS = ("data_train", "labels_train", "data_val", "labels_val")
+# Training accuracy is estimated on this many random training examples per epoch.
+TRAIN_ACC_SAMPLES = 1000
+
+
+def compute_acc(model, data, labels, num_samples=None, batch_size=100):
+    """Accuracy of model on (data, labels), scored in test mode.
+
+    Inputs:
+    - model: a net with forward(x, is_training=False) -> scores (N, C).
+    - data: array of shape (N, ...); labels: integer array of shape (N,).
+    - num_samples: if given and smaller than N, score a random subset of that size.
+    - batch_size: examples per forward call.
+
+    Returns:
+    - the fraction (float in [0, 1]) of examples whose highest score is their label.
+    """
+    if len(data) != len(labels):
+        raise ValueError(f"compute_acc got {len(data)} examples but {len(labels)} labels")
+    if len(data) == 0:
+        raise ValueError("compute_acc needs at least one example")
+    if num_samples is not None and len(data) > num_samples:
+        chosen = np.random.choice(len(data), num_samples, replace=False)
+        data, labels = data[chosen], labels[chosen]
+    predictions = np.concatenate([
+        np.argmax(model.forward(data[start:start + batch_size], is_training=False), axis=1)
+        for start in range(0, len(data), batch_size)
+    ])
+    return float(np.mean(predictions == labels))
+
+
+def training_arrays(data):
+    """(data_train, labels_train, data_val, labels_val) of a data dict, checked."""
+    missing = [key for key in DATA_KEYS if key not in data]
+    if missing:
+        raise KeyError(f"the data dict lacks {', '.join(missing)}; train_net needs {', '.join(DATA_KEYS)}")
+    for split in ("train", "val"):
+        examples, labels = data[f"data_{split}"], data[f"labels_{split}"]
+        if len(examples) != len(labels) or len(examples) == 0:
+            raise ValueError(
+                f"data_{split} has {len(examples)} examples and labels_{split} {len(labels)} labels; "
+                "they must be equal and non-zero"
+            )
+    return tuple(data[key] for key in DATA_KEYS)
+
+
+def check_positive_int(name, value):
+    """A clear error unless value is a positive integer."""
+    if int(value) != value or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def train_net(data, model, loss_func, optimizer, batch_size, max_epochs,
+              lr_decay=1.0, lr_decay_every=1000, show_every=10, verbose=False):
+    """Train model with minibatches, validating after every epoch.
+
+    Inputs:
+    - data: dict with data_train (N, ...), labels_train (N,), data_val, labels_val.
+    - model: a net with forward(x, is_training), backward(dout) and net.params.
+    - loss_func: e.g. cross_entropy(); forward(scores, labels) -> loss, backward() -> dscores.
+    - optimizer: e.g. Adam(model.net, ...); step() updates the parameters.
+    - batch_size: examples per iteration; an epoch is max(N // batch_size, 1)
+      iterations over a fresh random permutation (np.random) of the training set.
+    - max_epochs: number of epochs.
+    - lr_decay, lr_decay_every: at the start of every epoch e > 0 with
+      e % lr_decay_every == 0, multiply optimizer.lr by lr_decay.
+    - show_every, verbose: if verbose, print the loss every show_every
+      iterations and the accuracies after every epoch.
+
+    After each epoch, record the training accuracy (compute_acc on
+    TRAIN_ACC_SAMPLES random training examples) and the validation accuracy
+    (all of data_val); keep copies of model.net.params from the epoch with the
+    highest validation accuracy (the earliest one on ties).
+
+    Returns:
+    - opt_params: dict of parameter copies from the best validation epoch.
+    - loss_hist: list of floats, the loss of every iteration.
+    - train_acc_hist, val_acc_hist: lists of floats, one per epoch.
+    """
+    ### BEGIN SOLUTION
+    data_train, labels_train, data_val, labels_val = training_arrays(data)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("max_epochs", max_epochs)
+    check_positive_int("lr_decay_every", lr_decay_every)
+    num_train = len(data_train)
+    iters_per_epoch = max(num_train // batch_size, 1)
+    max_iters = iters_per_epoch * max_epochs
+    loss_hist, train_acc_hist, val_acc_hist = [], [], []
+    opt_params, best_val_acc = None, -1.0
+    for epoch in range(max_epochs):
+        if epoch > 0 and epoch % lr_decay_every == 0:
+            optimizer.lr *= lr_decay
+        order = np.random.permutation(num_train)
+        for i in range(iters_per_epoch):
+            batch = order[i * batch_size:(i + 1) * batch_size]
+            scores = model.forward(data_train[batch], is_training=True)
+            loss = loss_func.forward(scores, labels_train[batch])
+            model.backward(loss_func.backward())
+            optimizer.step()
+            loss_hist.append(float(loss))
+            iteration = epoch * iters_per_epoch + i
+            if verbose and iteration % show_every == 0:
+                print(f"(Iteration {iteration + 1} / {max_iters}) loss: {loss:.6f}")
+        train_acc_hist.append(compute_acc(model, data_train, labels_train, num_samples=TRAIN_ACC_SAMPLES))
+        val_acc_hist.append(compute_acc(model, data_val, labels_val))
+        if val_acc_hist[-1] > best_val_acc:
+            best_val_acc = val_acc_hist[-1]
+            opt_params = {name: value.copy() for name, value in model.net.params.items()}
+        if verbose:
+            print(f"(Epoch {epoch + 1} / {max_epochs}) train acc: {train_acc_hist[-1]:.4f}; "
+                  f"val acc: {val_acc_hist[-1]:.4f}; lr {optimizer.lr:.3g}")
+    ### END SOLUTION
+    return opt_params, loss_hist, train_acc_hist, val_acc_hist
