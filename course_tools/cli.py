@@ -74,7 +74,7 @@ def build(args):
         summary.append((assignment, report, release_dir, published))
 
     print(f"\nGrading data: {data_note}\n")
-    for assignment, report, release_dir, published in summary:
+    for assignment, report, _, _ in summary:
         print(format_table(report["reference"], title=f"{assignment}: reference solution"))
         print(format_table(report["release"], title=f"{assignment}: untouched release"))
     if summary:
