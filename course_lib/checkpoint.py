@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course_lib._checks import check_positive_int
+
 FORMAT_VERSION = 1
 _RUNNING_STATS = ("running_mean", "running_var")
 _RECORD_ATTRIBUTE = "_checkpoint_init_record"
@@ -102,14 +104,43 @@ def load_model(path):
 
 
 def class_scores(model, X, batch_size=100):
-    """Scores (N, C) of ``model`` on X in test mode, computed ``batch_size`` examples at a time."""
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    """Scores of ``model`` in test mode, computed ``batch_size`` examples at a time.
+
+    Inputs:
+    - model: a functional net (scores from model.loss(X)) or an object-API net
+      (scores from model.forward(X, is_training=False)).
+    - X: examples of shape (N, ...), N >= 1.
+    - batch_size: examples per forward call.
+
+    Returns:
+    - scores: array of shape (N, C).
+    """
+    batch_size = check_positive_int("batch_size", batch_size)
     if len(X) == 0:
         raise ValueError("class_scores needs at least one example, X is empty")
     forward = _test_forward(model)
-    batch_size = int(batch_size)
     return np.concatenate([forward(X[start:start + batch_size]) for start in range(0, len(X), batch_size)])
+
+
+def accuracy(model, X, y, num_samples=None, batch_size=100):
+    """Fraction of the examples whose highest test-mode score (see class_scores) is their label.
+
+    Inputs:
+    - model, batch_size: as class_scores.
+    - X: examples of shape (N, ...); y: integer labels of shape (N,).
+    - num_samples: if given and smaller than N, score a random subset
+      (np.random) of that many examples.
+
+    Returns:
+    - a float in [0, 1].
+    """
+    if len(X) != len(y):
+        raise ValueError(f"accuracy: X has {len(X)} examples but y has {len(y)} labels")
+    if num_samples is not None and len(X) > num_samples:
+        chosen = np.random.choice(len(X), num_samples, replace=False)
+        X, y = X[chosen], y[chosen]
+    predictions = np.argmax(class_scores(model, X, batch_size=batch_size), axis=1)
+    return float(np.mean(predictions == y))
 
 
 def get_model_arrays(model):
@@ -187,13 +218,13 @@ def _bn_params_of(model):
 
 
 def _test_forward(model):
-    if _is_object_api(model):
-        return lambda X: model.forward(X, is_training=False)
-    if callable(getattr(model, "loss", None)):
+    if isinstance(getattr(model, "params", None), dict) and callable(getattr(model, "loss", None)):
         return model.loss
+    if callable(getattr(model, "forward", None)):
+        return lambda X: model.forward(X, is_training=False)
     raise TypeError(
-        f"{type(model).__qualname__} has neither loss(X) (functional nets) "
-        "nor net and forward(X, is_training) (course_lib.mlp nets)"
+        f"{type(model).__qualname__} has neither params and loss(X) (functional nets) "
+        "nor forward(X, is_training) (course_lib.mlp nets)"
     )
 
 

@@ -5,6 +5,7 @@ visible; course_lib.fast_layers computes the same results quickly.
 """
 import numpy as np
 
+from course_lib._checks import check_image_batch, check_shape, int_setting
 from course_lib.layers import batchnorm_backward_alt, batchnorm_forward
 
 
@@ -159,7 +160,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     - out: array of shape (N, C, H, W), of x's dtype.
     - cache: what spatial_batchnorm_backward needs.
     """
-    _check_image_batch(x, "spatial_batchnorm_forward")
+    check_image_batch(x, "spatial_batchnorm_forward")
     ### BEGIN SOLUTION
     n, channels, height, width = x.shape
     # Move channels last so that each row of the (N*H*W, C) matrix is one pixel.
@@ -191,21 +192,6 @@ def spatial_batchnorm_backward(dout, cache):
     return dx, dgamma, dbeta
 
 
-def _check_image_batch(x, layer):
-    if x.ndim != 4:
-        raise ValueError(f"{layer} expects x of shape (N, C, H, W), got {x.shape}")
-
-
-def _int_setting(param, param_name, key, minimum):
-    """Return param[key], checked to be an int >= minimum (floats would break index arithmetic)."""
-    if key not in param:
-        raise ValueError(f"{param_name} has no {key!r} key")
-    value = param[key]
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{param_name}[{key!r}] must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _check_window_fits(layer, axis, size, pad, window, stride):
     """Windows of length `window` stepped by `stride` must tile the padded axis exactly."""
     span = size + 2 * pad - window
@@ -217,7 +203,7 @@ def _check_window_fits(layer, axis, size, pad, window, stride):
 
 
 def _check_conv_inputs(x, w, b, conv_param):
-    _check_image_batch(x, "conv_forward_naive")
+    check_image_batch(x, "conv_forward_naive")
     if w.ndim != 4:
         raise ValueError(f"conv_forward_naive expects w of shape (F, C, HH, WW), got {w.shape}")
     if w.shape[1] != x.shape[1]:
@@ -225,20 +211,17 @@ def _check_conv_inputs(x, w, b, conv_param):
             f"conv_forward_naive: x has {x.shape[1]} channels (shape {x.shape}) "
             f"but w expects {w.shape[1]} (shape {w.shape})"
         )
-    if b.shape != (w.shape[0],):
-        raise ValueError(
-            f"conv_forward_naive: b has shape {b.shape}, expected ({w.shape[0]},) for w {w.shape}"
-        )
-    stride = _int_setting(conv_param, "conv_param", "stride", 1)
-    pad = _int_setting(conv_param, "conv_param", "pad", 0)
+    check_shape("conv_forward_naive: b", b, (w.shape[0],), f" for w {w.shape}")
+    stride = int_setting(conv_param, "conv_param", "stride", 1)
+    pad = int_setting(conv_param, "conv_param", "pad", 0)
     _check_window_fits("conv_forward_naive", "height", x.shape[2], pad, w.shape[2], stride)
     _check_window_fits("conv_forward_naive", "width", x.shape[3], pad, w.shape[3], stride)
 
 
 def _check_pool_inputs(x, pool_param):
-    _check_image_batch(x, "max_pool_forward_naive")
-    pool_height = _int_setting(pool_param, "pool_param", "pool_height", 1)
-    pool_width = _int_setting(pool_param, "pool_param", "pool_width", 1)
-    stride = _int_setting(pool_param, "pool_param", "stride", 1)
+    check_image_batch(x, "max_pool_forward_naive")
+    pool_height = int_setting(pool_param, "pool_param", "pool_height", 1)
+    pool_width = int_setting(pool_param, "pool_param", "pool_width", 1)
+    stride = int_setting(pool_param, "pool_param", "stride", 1)
     _check_window_fits("max_pool_forward_naive", "height", x.shape[2], 0, pool_height, stride)
     _check_window_fits("max_pool_forward_naive", "width", x.shape[3], 0, pool_width, stride)

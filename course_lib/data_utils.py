@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib.standin import CIFAR_FOLDER, MARKER_NAME, SVHN_FOLDER
+from course_lib._checks import whole_number
+from course_lib.standin import CIFAR_FOLDER, IMAGE_SIZE, MARKER_NAME, SVHN_FOLDER
 
 DATA_DIR_VARIABLE = "COURSE_DATA_DIR"
 QUICK_VARIABLE = "COURSE_QUICK"
 DEFAULT_DATA_DIR = "~/.course_data"
 CIFAR_BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 SVHN_FILES = ("train_32x32.mat", "test_32x32.mat")
-IMAGE_SIZE = 32
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -133,34 +133,49 @@ def load_CIFAR10(root=None):
     return X_train.transpose(to_hwc).astype(np.float32), y_train, X_test.transpose(to_hwc).astype(np.float32), y_test
 
 
-def _check_split_sizes(dataset, folder, sizes, train_held, test_held):
-    """sizes: the requested training, validation and test counts; a clear error if the files hold fewer."""
-    for split, size in sizes.items():
-        if int(size) != size or size < 0:
-            raise ValueError(f"{dataset}: the number of {split} images must be a non-negative integer, got {size!r}")
-    if sizes["training"] + sizes["validation"] > train_held:
-        raise ValueError(
-            f"{dataset}: asked for {sizes['training']} training + {sizes['validation']} validation images, "
-            f"but the training files in {folder} hold only {train_held}; ask for fewer"
-        )
-    if sizes["test"] > test_held:
-        raise ValueError(
-            f"{dataset}: asked for {sizes['test']} test images, but the test file in {folder} "
-            f"holds only {test_held}; ask for fewer"
-        )
+def _splits(dataset, folder, train, test, sizes, subtract_mean, scale=1.0):
+    """Training, validation and test splits of the uint8 (images, labels) pairs train and test.
 
+    sizes: the requested numbers of training, validation and test images, in
+    that order; validation images follow the training images in train. Images
+    become float32, multiplied by scale, minus the mean training image when
+    subtract_mean.
 
-def _float_splits(splits, subtract_mean, scale=1.0):
-    """float32 copies of the uint8 splits, scaled, minus the training mean image when asked."""
-    splits = {name: images.astype(np.float32) for name, images in splits.items()}
+    Returns ({split: images}, {split: labels}, mean_image) with splits "train",
+    "val" and "test"; mean_image has one image's shape (zeros when not subtracted).
+    """
+    num_training, num_validation, num_test = (
+        whole_number(f"{dataset}: the number of {split} images", size)
+        for split, size in zip(("training", "validation", "test"), sizes)
+    )
+    if num_training + num_validation > len(train[0]):
+        raise ValueError(
+            f"{dataset}: asked for {num_training} training + {num_validation} validation images, "
+            f"but the training files in {folder} hold only {len(train[0])}; ask for fewer"
+        )
+    if num_test > len(test[0]):
+        raise ValueError(
+            f"{dataset}: asked for {num_test} test images, but the test file in {folder} "
+            f"holds only {len(test[0])}; ask for fewer"
+        )
+    chosen = {
+        "train": slice(0, num_training),
+        "val": slice(num_training, num_training + num_validation),
+        "test": slice(0, num_test),
+    }
+    sources = {"train": train, "val": train, "test": test}
+    images = {split: sources[split][0][rows].astype(np.float32) for split, rows in chosen.items()}
+    labels = {split: sources[split][1][rows] for split, rows in chosen.items()}
     if scale != 1:
-        for images in splits.values():
-            images *= np.float32(scale)
-    train = next(iter(splits.values()))
-    mean_image = train.mean(axis=0) if subtract_mean and len(train) else np.zeros(train.shape[1:], np.float32)
-    for images in splits.values():
-        images -= mean_image
-    return splits, mean_image
+        for split_images in images.values():
+            split_images *= np.float32(scale)
+    if subtract_mean and num_training:
+        mean_image = images["train"].mean(axis=0)
+    else:
+        mean_image = np.zeros(train[0].shape[1:], np.float32)
+    for split_images in images.values():
+        split_images -= mean_image
+    return images, labels, mean_image
 
 
 def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000, subtract_mean=True):
@@ -175,18 +190,14 @@ def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000, sub
     training image that was subtracted (zeros when subtract_mean is False).
     """
     X_train, y_train, X_test, y_test = _read_cifar10(None)
-    sizes = {"training": num_training, "validation": num_validation, "test": num_test}
-    _check_split_sizes("CIFAR-10", _cifar_folder(None), sizes, len(X_train), len(X_test))
-    validation = slice(num_training, num_training + num_validation)
-    splits, mean_image = _float_splits(
-        {"train": X_train[:num_training], "val": X_train[validation], "test": X_test[:num_test]}, subtract_mean
+    images, labels, mean_image = _splits(
+        "CIFAR-10", _cifar_folder(None), (X_train, y_train), (X_test, y_test),
+        (num_training, num_validation, num_test), subtract_mean,
     )
-    return {
-        "X_train": splits["train"], "y_train": y_train[:num_training],
-        "X_val": splits["val"], "y_val": y_train[validation],
-        "X_test": splits["test"], "y_test": y_test[:num_test],
-        "mean_image": mean_image,
-    }
+    data = {}
+    for split in ("train", "val", "test"):
+        data[f"X_{split}"], data[f"y_{split}"] = images[split], labels[split]
+    return {**data, "mean_image": mean_image}
 
 
 def _read_svhn_file(path):
@@ -228,16 +239,11 @@ def SVHN_data(num_training=70000, num_validation=3257, num_test=None, subtract_m
     X_train, y_train = _read_svhn_file(folder / "train_32x32.mat")
     X_test, y_test = _read_svhn_file(folder / "test_32x32.mat")
     num_test = len(X_test) if num_test is None else num_test
-    sizes = {"training": num_training, "validation": num_validation, "test": num_test}
-    _check_split_sizes("SVHN", folder, sizes, len(X_train), len(X_test))
-    validation = slice(num_training, num_training + num_validation)
-    splits, mean_image = _float_splits(
-        {"train": X_train[:num_training], "val": X_train[validation], "test": X_test[:num_test]},
-        subtract_mean, scale=1 / 255,
+    images, labels, mean_image = _splits(
+        "SVHN", folder, (X_train, y_train), (X_test, y_test),
+        (num_training, num_validation, num_test), subtract_mean, scale=1 / 255,
     )
-    return {
-        "data_train": splits["train"], "labels_train": y_train[:num_training],
-        "data_val": splits["val"], "labels_val": y_train[validation],
-        "data_test": splits["test"], "labels_test": y_test[:num_test],
-        "mean_image": mean_image,
-    }
+    data = {}
+    for split in ("train", "val", "test"):
+        data[f"data_{split}"], data[f"labels_{split}"] = images[split], labels[split]
+    return {**data, "mean_image": mean_image}

@@ -108,6 +108,7 @@ def fetch(name, root=None, base_url=None, checksums=None, progress=True):
 
 
 def is_present(folder, source):
+    """True when folder holds every file that makes source's dataset complete."""
     return all((folder / file).is_file() for file in source.required)
 
 
@@ -170,6 +171,7 @@ def _member_target(archive, member, destination):
 
 
 def main(argv=None):
+    """The command line (see the module docstring); returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m course_lib.fetch",
         description="Download an official dataset into the data directory, verified by MD5 checksum.",

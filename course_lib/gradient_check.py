@@ -7,7 +7,10 @@ import numpy as np
 
 
 def rel_error(x, y):
-    """Largest elementwise relative error max(|x - y| / max(1e-8, |x| + |y|))."""
+    """Largest elementwise relative error max(|x - y| / max(1e-8, |x| + |y|)), a float.
+
+    x and y: numbers or arrays of the same shape.
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
@@ -25,13 +28,7 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     Returns:
     - grad: float64 array of x's shape.
     """
-    grad = np.zeros(x.shape, dtype=np.float64)
-    for idx in np.ndindex(*x.shape):
-        plus, minus = _evaluate_around(f, x, idx, h)
-        grad[idx] = (plus - minus) / (2 * h)
-        if verbose:
-            print(idx, grad[idx])
-    return grad
+    return _centered_differences(f, x, 1.0, h, verbose)
 
 
 def eval_numerical_gradient_array(f, x, df, h=1e-5):
@@ -46,11 +43,7 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     Returns:
     - grad: float64 array of x's shape.
     """
-    grad = np.zeros(x.shape, dtype=np.float64)
-    for idx in np.ndindex(*x.shape):
-        plus, minus = _evaluate_around(f, x, idx, h)
-        grad[idx] = np.sum((plus - minus) * df) / (2 * h)
-    return grad
+    return _centered_differences(f, x, df, h, verbose=False)
 
 
 def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
@@ -81,6 +74,17 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
         errors[k] = rel_error(numerical, analytic)
         print(f"numerical: {numerical:f} analytic: {analytic:f}, relative error: {errors[k]:e}")
     return errors
+
+
+def _centered_differences(f, x, df, h, verbose):
+    """Gradient of sum(f(x) * df), float64 of x's shape, one entry of x at a time."""
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for idx in np.ndindex(*x.shape):
+        plus, minus = _evaluate_around(f, x, idx, h)
+        grad[idx] = np.sum((plus - minus) * df) / (2 * h)
+        if verbose:
+            print(idx, grad[idx])
+    return grad
 
 
 def _evaluate_around(f, x, idx, h):

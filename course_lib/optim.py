@@ -6,14 +6,19 @@ Every rule has the signature ``update(w, dw, config=None) -> (next_w, config)``:
 - dw: gradient of the loss with respect to w, same shape;
 - config: dict of hyperparameters and of the rule's state (moments, step
   count). Missing keys get their defaults; the state is stored back into the
-  same dict, which the caller passes to the next update of this w.
+  same dict, which the caller passes to the next update of this w;
+- next_w: the updated weights, of w's shape.
 
-Moment arrays start as zeros of w's dtype. The state keys are the UCLA ones:
+Moment arrays start as zeros of w's dtype, and hyperparameters are stored back
+as Python numbers, so float32 weights get float32 updates and state even when a
+hyperparameter came in as a NumPy float64. The state keys are the UCLA ones:
 'velocity' for momentum, 'a' for the second moment (RMSProp and Adam), 'v' for
 Adam's first moment. The Stanford/Berkeley names ('cache', 'm') are not read:
 their 'v' is Adam's second moment, which would clash with 'v' here.
 """
 import numpy as np
+
+from course_lib._checks import python_number
 
 
 def sgd(w, dw, config=None):
@@ -22,8 +27,7 @@ def sgd(w, dw, config=None):
     config:
     - 'learning_rate': default 1e-2.
     """
-    config = _as_config(config)
-    config.setdefault("learning_rate", 1e-2)
+    config = _configured(config, w, learning_rate=1e-2)
     next_w = w - config["learning_rate"] * dw
     return next_w, config
 
@@ -42,10 +46,7 @@ def sgd_momentum(w, dw, config=None):
     Compute the new velocity as `v` and the update as `next_w`; the velocity is
     stored back into config for the next step.
     """
-    config = _as_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("momentum", 0.9)
-    config.setdefault("velocity", np.zeros_like(w))
+    config = _configured(config, w, ("velocity",), learning_rate=1e-2, momentum=0.9)
     ### BEGIN SOLUTION
     v = config["momentum"] * config["velocity"] - config["learning_rate"] * dw
     next_w = w + v
@@ -66,10 +67,7 @@ def sgd_nesterov_momentum(w, dw, config=None):
     Compute the new velocity as `v` and the update as `next_w`; the velocity is
     stored back into config for the next step.
     """
-    config = _as_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("momentum", 0.9)
-    config.setdefault("velocity", np.zeros_like(w))
+    config = _configured(config, w, ("velocity",), learning_rate=1e-2, momentum=0.9)
     ### BEGIN SOLUTION
     v_prev = config["velocity"]
     v = config["momentum"] * v_prev - config["learning_rate"] * dw
@@ -94,11 +92,7 @@ def rmsprop(w, dw, config=None):
     Compute the new average as `a` and the update as `next_w`; `a` is stored
     back into config for the next step.
     """
-    config = _as_config(config)
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("decay_rate", 0.99)
-    config.setdefault("epsilon", 1e-8)
-    config.setdefault("a", np.zeros_like(w))
+    config = _configured(config, w, ("a",), learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8)
     ### BEGIN SOLUTION
     decay = config["decay_rate"]
     a = decay * config["a"] + (1 - decay) * dw**2
@@ -129,14 +123,8 @@ def adam(w, dw, config=None):
 
     Compute `t`, `v`, `a` and `next_w`; t, v and a are stored back into config.
     """
-    config = _as_config(config)
-    config.setdefault("learning_rate", 1e-3)
-    config.setdefault("beta1", 0.9)
-    config.setdefault("beta2", 0.999)
-    config.setdefault("epsilon", 1e-8)
-    config.setdefault("v", np.zeros_like(w))
-    config.setdefault("a", np.zeros_like(w))
-    config.setdefault("t", 0)
+    config = _configured(config, w, ("v", "a"), learning_rate=1e-3, beta1=0.9, beta2=0.999,
+                         epsilon=1e-8, t=0)
     ### BEGIN SOLUTION
     beta1, beta2 = config["beta1"], config["beta2"]
     t = config["t"] + 1
@@ -150,12 +138,22 @@ def adam(w, dw, config=None):
     return next_w, config
 
 
-def _as_config(config):
-    """A fresh dict for None, else the caller's own dict, so state persists between calls."""
+def _configured(config, w, state=(), **defaults):
+    """The caller's config (a new dict for None) with every hyperparameter and state array in place.
+
+    Missing hyperparameters get the defaults given as keywords, missing state
+    arrays (the keys in state) zeros like w. Hyperparameters are stored back as
+    Python numbers, so that float32 weights stay float32 whatever scalars the
+    caller passed (see _checks.python_number).
+    """
     if config is None:
-        return {}
-    if not isinstance(config, dict):
+        config = {}
+    elif not isinstance(config, dict):
         raise TypeError(
             f"config must be a dict of hyperparameters and state, got {type(config).__name__}"
         )
+    for key, default in defaults.items():
+        config[key] = python_number(f"config[{key!r}]", config.get(key, default), type(default))
+    for key in state:
+        config.setdefault(key, np.zeros_like(w))
     return config

@@ -21,13 +21,18 @@ import json
 import numpy as np
 
 from course_lib import optim
-from course_lib.checkpoint import class_scores, get_model_arrays, save_model, set_model_arrays
+from course_lib._checks import check_positive_int, check_training_data, python_number
+from course_lib.checkpoint import accuracy, get_model_arrays, save_model, set_model_arrays
 
-DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
+# (examples, labels) of each split the data dict must hold.
+DATA_SPLITS = (("X_train", "y_train"), ("X_val", "y_val"))
 
 
 class Solver:
     """Trains a model with one of the update rules of course_lib.optim.
+
+    Every parameter keeps its dtype through training (a float32 model stays
+    float32), whatever dtype the update rule computes in.
 
     Attributes filled in by train():
     - loss_history: the minibatch loss of every iteration.
@@ -60,22 +65,14 @@ class Solver:
         - verbose: print progress.
         - progress: show a tqdm progress bar.
         """
-        for key in DATA_KEYS:
-            if key not in data:
-                raise KeyError(f"Solver data has no {key!r}; it needs {', '.join(DATA_KEYS)}")
-        for split in ("train", "val"):
-            num_images, num_labels = len(data[f"X_{split}"]), len(data[f"y_{split}"])
-            if num_images != num_labels:
-                raise ValueError(f"X_{split} has {num_images} examples but y_{split} has {num_labels} labels")
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_training_data(data, DATA_SPLITS, "Solver")
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
         self.X_val, self.y_val = data["X_val"], data["y_val"]
         self.update_rule = _resolve_update_rule(update_rule)
         self.optim_config = dict(optim_config or {})
-        self.lr_decay = lr_decay
-        self.batch_size = int(batch_size)
+        self.lr_decay = python_number("lr_decay", lr_decay)
+        self.batch_size = check_positive_int("batch_size", batch_size)
         self.num_epochs = num_epochs
         self.num_train_samples = num_train_samples
         self.num_val_samples = num_val_samples
@@ -131,11 +128,7 @@ class Solver:
 
         With num_samples, a random subset of that many examples is used.
         """
-        if num_samples is not None and len(X) > num_samples:
-            chosen = np.random.choice(len(X), num_samples, replace=False)
-            X, y = X[chosen], y[chosen]
-        predictions = np.argmax(class_scores(self.model, X, batch_size=batch_size), axis=1)
-        return float(np.mean(predictions == y))
+        return accuracy(self.model, X, y, num_samples=num_samples, batch_size=batch_size)
 
     def record_histories_as_npz(self, path):
         """Save the histories to path (.npz) under keys train_losses, train_accs, val_accs."""
@@ -155,7 +148,8 @@ class Solver:
             if name not in grads:
                 raise KeyError(f"model.loss returned no gradient for parameter {name!r}")
             next_value, self.optim_configs[name] = self.update_rule(value, grads[name], self.optim_configs[name])
-            self.model.params[name] = next_value
+            # The model's dtype is the model's choice, whatever dtype a custom rule computes in.
+            self.model.params[name] = np.asarray(next_value, dtype=value.dtype)
         return loss
 
     def _record_accuracies(self):

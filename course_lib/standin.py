@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course_lib._checks import check_positive_int
+
 MARKER_NAME = "STANDIN.txt"
 CIFAR_FOLDER = "cifar-10-batches-py"
 SVHN_FOLDER = "svhn"
@@ -76,12 +78,10 @@ TRAIN_SPLIT, TEST_SPLIT = 1, 2
 def write_standin(root, cifar_train=50000, cifar_test=10000, svhn_train=73257, svhn_test=26032, seed=0):
     """Write both stand-in datasets under root (created if needed) and return root as a Path."""
     sizes = {"cifar_train": cifar_train, "cifar_test": cifar_test, "svhn_train": svhn_train, "svhn_test": svhn_test}
-    for name, value in sizes.items():
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    sizes = {name: check_positive_int(name, value) for name, value in sizes.items()}
     root = Path(root)
-    write_cifar10(root / CIFAR_FOLDER, int(cifar_train), int(cifar_test), seed)
-    write_svhn(root / SVHN_FOLDER, int(svhn_train), int(svhn_test), seed)
+    write_cifar10(root / CIFAR_FOLDER, sizes["cifar_train"], sizes["cifar_test"], seed)
+    write_svhn(root / SVHN_FOLDER, sizes["svhn_train"], sizes["svhn_test"], seed)
     return root
 
 
@@ -209,6 +209,7 @@ def _interpolation_matrix(grid):
 
 
 def main(argv=None):
+    """The command line (see the module docstring); returns the exit status."""
     from course_lib.data_utils import data_dir
 
     parser = argparse.ArgumentParser(

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from course_lib.classifiers.cnn import ThreeLayerConvNet
-from tests.helpers import assert_close, assert_loss_gradients
+from tests.helpers import assert_close, assert_model_gradients
 
 INPUT_DIM = (2, 6, 6)
 NUM_CLASSES = 3
@@ -38,14 +38,12 @@ def test_parameter_shapes_follow_same_padding(filter_size, pooled):
 @pytest.mark.parametrize("reg", [0.0, 0.5])
 def test_gradients_match_numerical_gradients(use_batchnorm, reg):
     model = _tiny_net(use_batchnorm=use_batchnorm, reg=reg)
-    X, y = _data(1)
-    _, grads = model.loss(X, y)
-    assert grads.keys() == model.params.keys()
-    if use_batchnorm:
-        # A bias just before batchnorm has no effect: its exact gradient is 0.
-        for name in ("b1", "b2"):
-            assert np.abs(grads.pop(name)).max() < 1e-12
-    assert_loss_gradients(lambda: model.loss(X, y)[0], model.params, grads)
+    # Data on which no gradient entry is nearly 0: on other draws a channel can be active at every
+    # pixel, the second batchnorm then cancels its beta1 exactly, and a relative error is noise.
+    X, y = _data(2)
+    # A bias just before batchnorm has no effect. h = 1e-5 keeps the rounding of the fast
+    # convolution (1e-6 relative on small entries at h = 1e-6) well below the tolerance.
+    assert_model_gradients(model, X, y, h=1e-5, no_effect=("b1", "b2") if use_batchnorm else ())
 
 
 def test_loss_adds_half_reg_times_every_squared_weight():

@@ -15,18 +15,13 @@ from course_lib.data_utils import (
     load_CIFAR10,
 )
 from tests.conftest import STANDIN_SIZES
+from tests.helpers import load_standin
 
 
 @pytest.fixture
 def standin_env(standin_dir, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(standin_dir))
     return standin_dir
-
-
-def quietly(load, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StandInDataWarning)
-        return load(*args, **kwargs)
 
 
 def test_data_dir_default_and_override(monkeypatch, tmp_path):
@@ -49,8 +44,8 @@ def test_quick_mode(monkeypatch, value, quick):
     assert data_utils.quick_mode() is quick
 
 
-def test_cifar10_splits_shapes_and_dtypes(standin_env):
-    data = quietly(get_CIFAR10_data, num_training=1200, num_validation=300, num_test=200)
+def test_cifar10_splits_shapes_and_dtypes(standin_dir):
+    data = load_standin(standin_dir, get_CIFAR10_data, num_training=1200, num_validation=300, num_test=200)
     for split, size in (("train", 1200), ("val", 300), ("test", 200)):
         assert data[f"X_{split}"].shape == (size, 3, 32, 32) and data[f"X_{split}"].dtype == np.float32
         assert data[f"y_{split}"].shape == (size,) and data[f"y_{split}"].dtype == np.int64
@@ -58,9 +53,9 @@ def test_cifar10_splits_shapes_and_dtypes(standin_env):
     assert set(np.unique(data["y_train"])) == set(range(10))
 
 
-def test_cifar10_validation_follows_training_and_mean_is_subtracted(standin_env):
-    X_train, y_train, X_test, y_test = quietly(load_CIFAR10)
-    data = quietly(get_CIFAR10_data, num_training=1200, num_validation=300, num_test=200)
+def test_cifar10_validation_follows_training_and_mean_is_subtracted(standin_dir):
+    X_train, y_train, X_test, y_test = load_standin(standin_dir, load_CIFAR10)
+    data = load_standin(standin_dir, get_CIFAR10_data, num_training=1200, num_validation=300, num_test=200)
     raw = X_train.transpose(0, 3, 1, 2)
     assert_close_images(data["X_train"] + data["mean_image"], raw[:1200])
     assert_close_images(data["X_val"] + data["mean_image"], raw[1200:1500])
@@ -75,15 +70,16 @@ def assert_close_images(actual, expected):
     assert np.abs(actual - expected).max() < 1e-3
 
 
-def test_cifar10_without_mean_subtraction_keeps_pixel_values(standin_env):
-    data = quietly(get_CIFAR10_data, num_training=100, num_validation=10, num_test=10, subtract_mean=False)
+def test_cifar10_without_mean_subtraction_keeps_pixel_values(standin_dir):
+    data = load_standin(standin_dir, get_CIFAR10_data, num_training=100, num_validation=10, num_test=10,
+                        subtract_mean=False)
     assert not data["mean_image"].any()
     assert data["X_train"].min() >= 0 and data["X_train"].max() <= 255
     assert np.array_equal(data["X_train"], np.round(data["X_train"]))
 
 
-def test_load_cifar10_reads_the_whole_standin(standin_env):
-    X_train, y_train, X_test, y_test = quietly(load_CIFAR10)
+def test_load_cifar10_reads_the_whole_standin(standin_dir):
+    X_train, y_train, X_test, y_test = load_standin(standin_dir, load_CIFAR10)
     assert X_train.shape == (STANDIN_SIZES["cifar_train"], 32, 32, 3) and X_train.dtype == np.float32
     assert X_test.shape == (STANDIN_SIZES["cifar_test"], 32, 32, 3)
     assert y_train.shape == (STANDIN_SIZES["cifar_train"],) and y_test.shape == (STANDIN_SIZES["cifar_test"],)
@@ -147,8 +143,8 @@ def test_svhn_keeps_height_and_width_and_maps_label_ten_to_zero(tmp_path, monkey
     assert np.array_equal(data["labels_test"], [5, 0])
 
 
-def test_svhn_standin_splits(standin_env):
-    data = quietly(SVHN_data, num_training=1500, num_validation=400)
+def test_svhn_standin_splits(standin_dir):
+    data = load_standin(standin_dir, SVHN_data, num_training=1500, num_validation=400)
     sizes = {"train": 1500, "val": 400, "test": STANDIN_SIZES["svhn_test"]}
     for split, size in sizes.items():
         assert data[f"data_{split}"].shape == (size, 32, 32, 3) and data[f"data_{split}"].dtype == np.float32
@@ -165,9 +161,9 @@ def test_svhn_standin_splits(standin_env):
     (SVHN_data, {"num_training": 2000, "num_validation": 1}),
     (SVHN_data, {"num_training": 10, "num_validation": 10, "num_test": 501}),
 ])
-def test_asking_for_more_images_than_the_files_hold(standin_env, load, sizes):
+def test_asking_for_more_images_than_the_files_hold(standin_dir, load, sizes):
     with pytest.raises(ValueError, match="holds? only"):
-        quietly(load, **sizes)
+        load_standin(standin_dir, load, **sizes)
 
 
 @pytest.mark.parametrize("load, command", [

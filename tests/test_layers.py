@@ -18,7 +18,7 @@ from course_lib.layers import (
     softmax_loss,
     svm_loss,
 )
-from tests.helpers import assert_close, assert_gradients
+from tests.helpers import assert_close, assert_gradients, assert_layer_gradients
 
 
 def _affine(rng):
@@ -81,14 +81,8 @@ LAYERS = {
 
 @pytest.mark.parametrize("name", LAYERS)
 def test_backward_matches_numerical_gradient(name):
-    rng = np.random.default_rng(0)
-    forward, backward, inputs = LAYERS[name](rng)
-    out, cache = forward(**inputs)
-    dout = rng.standard_normal(out.shape)
-    grads = backward(dout, cache)
-    grads = grads if isinstance(grads, tuple) else (grads,)
-    assert len(grads) == len(inputs)
-    assert_gradients(lambda **kw: forward(**kw)[0], inputs, dict(zip(inputs, grads)), dout)
+    forward, backward, inputs = LAYERS[name](np.random.default_rng(0))
+    assert_layer_gradients(forward, backward, inputs)
 
 
 @pytest.mark.parametrize("loss_fn", [softmax_loss, svm_loss])
@@ -205,32 +199,10 @@ def test_dropout_with_zero_probability_is_identity():
     np.testing.assert_array_equal(out, x)
 
 
-def _float32_forwards():
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal((4, 6)).astype(np.float32)
-    vec = np.ones(6, dtype=np.float32)
-    return {
-        "affine": (
-            affine_forward,
-            affine_backward,
-            (x, np.ones((6, 3), np.float32), np.zeros(3, np.float32)),
-        ),
-        "relu": (relu_forward, relu_backward, (x,)),
-        "leaky_relu": (leaky_relu_forward, leaky_relu_backward, (x,)),
-        "batchnorm": (batchnorm_forward, batchnorm_backward, (x, vec, vec, {"mode": "train"})),
-        "batchnorm_alt": (
-            batchnorm_forward,
-            batchnorm_backward_alt,
-            (x, vec, vec, {"mode": "train"}),
-        ),
-        "dropout": (dropout_forward, dropout_backward, (x, {"p": 0.5, "mode": "train", "seed": 0})),
-    }
-
-
-@pytest.mark.parametrize("name", list(_float32_forwards()))
+@pytest.mark.parametrize("name", LAYERS)
 def test_float32_in_float32_out(name):
-    forward, backward, args = _float32_forwards()[name]
-    out, cache = forward(*args)
+    forward, backward, inputs = LAYERS[name](np.random.default_rng(6))
+    out, cache = forward(**{key: value.astype(np.float32) for key, value in inputs.items()})
     assert out.dtype == np.float32
     grads = backward(np.ones_like(out), cache)
     for grad in grads if isinstance(grads, tuple) else (grads,):
@@ -271,7 +243,7 @@ GAMMA3 = np.ones(3)
         (lambda: dropout_forward(np.ones(3), {"p": 0.5, "mode": "Train"}), "'Train'"),
         (lambda: dropout_forward(np.ones(3), {"mode": "train"}), "'p'"),
         (lambda: dropout_forward(np.ones(3), {"p": 1.0, "mode": "train"}), "0 <= p < 1"),
-        (lambda: softmax_loss(np.ones((2, 3)), np.array([0, 3])), "0..2"),
+        (lambda: softmax_loss(np.ones((2, 3)), np.array([0, 3])), "in [0, 3), got 0..3"),
         (lambda: softmax_loss(np.ones((2, 3)), np.array([0])), "labels y have shape (1,)"),
         (lambda: svm_loss(np.ones((2, 3)), np.array([0.0, 1.0])), "integers"),
     ],

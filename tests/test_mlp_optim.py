@@ -46,18 +46,37 @@ def test_sgdm_with_zero_momentum_is_sgd_and_velocity_accumulates():
     assert_close(optimizer.velocity["fc1_w"], -0.1 * grad * (1 + 0.9), name="velocity after two steps")
 
 
-@pytest.mark.parametrize("make_optimizer", [
-    lambda net: SGD(net, lr=0.1), lambda net: SGDM(net, lr=0.1, momentum=0.9),
-    lambda net: RMSProp(net), lambda net: Adam(net),
+# Hyperparameters as a random search hands them out: NumPy scalars, which under NumPy 2
+# promotion would turn float32 state into float64 if the optimizers used them as they are.
+F64 = np.float64
+
+
+@pytest.mark.parametrize("make_optimizer, state", [
+    (lambda net: SGD(net, lr=F64(0.1)), ()),
+    (lambda net: SGDM(net, lr=F64(0.1), momentum=F64(0.9)), ("velocity",)),
+    (lambda net: RMSProp(net, lr=F64(1e-2), decay=F64(0.99), eps=F64(1e-8)), ("cache",)),
+    (lambda net: Adam(net, lr=F64(1e-3), beta1=F64(0.9), beta2=F64(0.999), t=np.int64(0), eps=F64(1e-8)),
+     ("mt", "vt")),
 ], ids=["SGD", "SGDM", "RMSProp", "Adam"])
-def test_updates_are_in_place_and_keep_float32(make_optimizer):
+def test_updates_are_in_place_and_keep_float32_with_numpy_hyperparameters(make_optimizer, state):
     model = SmallFullyConnectedNetwork()
     arrays = dict(model.net.params)
     set_random_grads(model.net, np.random.default_rng(2))
-    make_optimizer(model.net).step()
+    optimizer = make_optimizer(model.net)
+    optimizer.step()
+    optimizer.lr *= F64(0.5)  # as train_net's decay by a NumPy factor would
+    optimizer.step()
     for name, value in model.net.params.items():
         assert value is arrays[name], f"{name} was replaced, not updated in place"
         assert value.dtype == np.float32
+    for attribute in state:
+        assert {array.dtype for array in getattr(optimizer, attribute).values()} == {np.dtype(np.float32)}
+    assert type(optimizer.lr) is float
+
+
+def test_hyperparameter_that_is_not_a_number_is_named():
+    with pytest.raises(TypeError, match="SGDM.momentum must be a number"):
+        SGDM(three_layer_net(), lr=0.1, momentum="0.9")
 
 
 def test_adam_counts_steps_not_layers():

@@ -1,6 +1,4 @@
 """course_lib.mlp.train: train_net learns the SVHN stand-in; compute_acc; bookkeeping and errors."""
-import warnings
-
 import numpy as np
 import pytest
 
@@ -9,6 +7,7 @@ from course_lib.mlp.layers import cross_entropy
 from course_lib.mlp.nets import SmallFullyConnectedNetwork, TinyNet
 from course_lib.mlp.optim import SGD, Adam
 from course_lib.mlp.train import compute_acc, train_net
+from tests.helpers import load_standin
 
 # TinyNet with one hidden layer of 100 units, 4 epochs of Adam on 1500 stand-in
 # images: about 0.8 validation accuracy, above the grader's SVHN threshold.
@@ -17,10 +16,7 @@ SVHN_VAL_ACCURACY = 0.75
 
 @pytest.fixture(scope="module")
 def svhn(standin_dir):
-    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
-        patch.setenv("COURSE_DATA_DIR", str(standin_dir))
-        warnings.simplefilter("ignore")
-        return SVHN_data(num_training=1500, num_validation=500)
+    return load_standin(standin_dir, SVHN_data, num_training=1500, num_validation=500)
 
 
 def test_train_net_learns_the_svhn_standin(svhn):
@@ -112,7 +108,7 @@ def test_mismatched_examples_and_labels_are_refused():
     data = tiny_problem()
     data["labels_train"] = data["labels_train"][:10]
     model = SmallFullyConnectedNetwork(num_classes=2)
-    with pytest.raises(ValueError, match="data_train has 60 examples and labels_train 10 labels"):
+    with pytest.raises(ValueError, match="data_train has 60 examples but labels_train has 10 labels"):
         train_net(data, model, cross_entropy(), SGD(model.net), 10, 1)
 
 

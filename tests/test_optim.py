@@ -113,3 +113,25 @@ def test_config_that_is_not_a_dict_is_a_type_error(rule, config):
     w, dw = _w_and_dw()
     with pytest.raises(TypeError, match="config must be a dict"):
         getattr(optim, rule)(w, dw, config)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_numpy_float64_hyperparameters_keep_float32_weights_and_state_float32(rule):
+    # A random search hands out NumPy float64 scalars, e.g. the points of np.logspace; under
+    # NumPy 2 promotion they would turn float32 arrays into float64 if used as they are.
+    config = {key: np.float64(value) for key, value in DEFAULTS[rule].items() if key != "t"}
+    config["learning_rate"] = np.logspace(-3, -2, 4)[1]
+    w, dw = _w_and_dw(np.float32)
+    for _ in range(3):
+        w, config = getattr(optim, rule)(w, dw, config)
+        assert w.dtype == np.float32
+        for key in STATE_KEYS[rule]:
+            assert config[key].dtype == np.float32, key
+    assert all(type(config[key]) is float for key in DEFAULTS[rule] if key != "t")
+
+
+@pytest.mark.parametrize("key, value", [("learning_rate", "0.1"), ("momentum", None), ("learning_rate", True)])
+def test_hyperparameter_that_is_not_a_number_is_named(key, value):
+    w, dw = _w_and_dw()
+    with pytest.raises(TypeError, match=rf"config\['{key}'\] must be a number"):
+        optim.sgd_momentum(w, dw, {key: value})

@@ -9,8 +9,9 @@ import pytest
 
 from course_lib.classifiers.cnn import ThreeLayerConvNet
 from course_lib.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
-from course_lib.data_utils import StandInDataWarning, get_CIFAR10_data
+from course_lib.data_utils import get_CIFAR10_data
 from course_lib.solver import Solver
+from tests.helpers import load_standin
 
 # fc_net.TwoLayerNet with N, D, H, C = 3, 5, 50, 7 and linspace weights.
 EXPECTED_SCORES = np.array([
@@ -49,10 +50,7 @@ def test_fc_two_layer_net_loss(reg):
 @pytest.fixture(scope="module")
 def standin_cifar(standin_dir):
     """1000 training and 200 validation images of the stand-in CIFAR-10, mean-subtracted."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COURSE_DATA_DIR", str(standin_dir))
-        with pytest.warns(StandInDataWarning, match="STAND-IN"):
-            return get_CIFAR10_data(num_training=1000, num_validation=200, num_test=10)
+    return load_standin(standin_dir, get_CIFAR10_data, num_training=1000, num_validation=200, num_test=10)
 
 
 def _first_training_images(data, count):

@@ -83,6 +83,24 @@ def test_training_separates_the_clusters(update_rule):
     assert np.mean(solver.loss_history[-10:]) < np.mean(solver.loss_history[:10])
 
 
+@pytest.mark.parametrize("update_rule", ["sgd_momentum", "adam", "float64_rule"])
+def test_float32_model_stays_float32_with_numpy_float64_settings(update_rule):
+    # Settings from a random search are NumPy float64 scalars; a custom rule may compute in float64.
+    def float64_rule(w, dw, config):
+        return w.astype(np.float64) - config["learning_rate"] * dw, config
+
+    np.random.seed(0)
+    model = FullyConnectedNet([8], input_dim=5, num_classes=NUM_CLASSES, use_batchnorm=True)
+    rule = float64_rule if update_rule == "float64_rule" else update_rule
+    solver = _quiet_solver(model, _blob_data(), update_rule=rule, lr_decay=np.float64(0.9), num_epochs=2,
+                           optim_config={"learning_rate": np.logspace(-3, -2, 3)[1]})
+    solver.train()
+    assert {value.dtype for value in model.params.values()} == {np.dtype(np.float32)}
+    for config in solver.optim_configs.values():
+        for state in ("velocity", "v", "a"):
+            assert config.get(state, np.float32(0)).dtype == np.float32, state
+
+
 def test_model_ends_with_copies_of_the_best_parameters():
     data = _blob_data()
     model = _small_net()

@@ -1,18 +1,18 @@
 """course_lib.standin: official file formats, determinism, learnability and the command line."""
 import pickle
-import warnings
 
 import numpy as np
 import pytest
 from scipy.io import loadmat
 
 from course_lib import standin
-from course_lib.data_utils import StandInDataWarning, get_CIFAR10_data
+from course_lib.data_utils import get_CIFAR10_data
 from course_lib.mlp.layers import cross_entropy
 from course_lib.mlp.nets import TinyNet
 from course_lib.mlp.optim import Adam
 from course_lib.mlp.train import train_net
 from tests.conftest import STANDIN_SIZES
+from tests.helpers import load_standin
 
 TINY_SIZES = {"cifar_train": 23, "cifar_test": 7, "svhn_train": 11, "svhn_test": 5}
 
@@ -73,10 +73,7 @@ def test_images_use_the_whole_pixel_range_without_much_clipping(standin_dir):
 
 @pytest.fixture(scope="module")
 def cifar(standin_dir):
-    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
-        patch.setenv("COURSE_DATA_DIR", str(standin_dir))
-        warnings.simplefilter("ignore", StandInDataWarning)
-        data = get_CIFAR10_data(num_training=1500, num_validation=500, num_test=10)
+    data = load_standin(standin_dir, get_CIFAR10_data, num_training=1500, num_validation=500, num_test=10)
     # Pixel values scaled to unit order, so that one Adam learning rate suits both models.
     return {"data_train": data["X_train"] / 64, "labels_train": data["y_train"],
             "data_val": data["X_val"] / 64, "labels_val": data["y_val"]}

@@ -1,4 +1,5 @@
-"""Parity with PyTorch CPU (float64) for batchnorm, cross entropy, naive conv/pool and the optimizers."""
+"""Parity with PyTorch CPU (float64) for batchnorm (both backward passes), cross entropy,
+naive conv/pool and the optimizers."""
 
 import numpy as np
 import pytest
@@ -10,8 +11,13 @@ from course_lib.conv_layers import (
     max_pool_backward_naive,
     max_pool_forward_naive,
 )
-from course_lib.layers import batchnorm_backward, batchnorm_forward, softmax_loss
-from tests.helpers import assert_close
+from course_lib.layers import (
+    batchnorm_backward,
+    batchnorm_backward_alt,
+    batchnorm_forward,
+    softmax_loss,
+)
+from tests.helpers import assert_close, assert_torch_gradients
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -57,10 +63,9 @@ def test_batchnorm_train_and_eval_match_torch_with_running_statistics():
 
         dout = rng.standard_normal((n, d))
         expected.backward(tensor(dout))
-        for mine, theirs, name in zip(
-            batchnorm_backward(dout, cache), (x_t, gamma_t, beta_t), ("dx", "dgamma", "dbeta")
-        ):
-            assert_close(mine, theirs.grad.numpy(), tol=1e-6, name=name)
+        for backward in (batchnorm_backward, batchnorm_backward_alt):
+            names = [f"{backward.__name__} {name}" for name in ("dx", "dgamma", "dbeta")]
+            assert_torch_gradients(backward(dout, cache), (x_t, gamma_t, beta_t), names, tol=1e-6)
 
     bn_param["mode"] = "test"
     x = rng.standard_normal((5, d))
@@ -104,10 +109,7 @@ def test_conv_naive_matches_conv2d(stride, pad, w_shape):
     assert_close(out, expected.detach().numpy(), tol=1e-9, name="conv out")
     dout = rng.standard_normal(out.shape)
     expected.backward(tensor(dout))
-    for mine, theirs, name in zip(
-        conv_backward_naive(dout, cache), (x_t, w_t, b_t), ("dx", "dw", "db")
-    ):
-        assert_close(mine, theirs.grad.numpy(), tol=1e-9, name=name)
+    assert_torch_gradients(conv_backward_naive(dout, cache), (x_t, w_t, b_t), ("dx", "dw", "db"), tol=1e-9)
 
 
 @pytest.mark.parametrize("height, width, stride", [(2, 2, 2), (3, 3, 1), (2, 3, 1)])

@@ -13,6 +13,8 @@ Helpers for the forward and backward methods: ``self.cached()`` returns
 """
 import numpy as np
 
+from course_lib import _checks
+
 
 class Layer:
     """Shared bookkeeping of every layer: name, params, grads and the cache ``meta``."""
@@ -43,8 +45,7 @@ class Layer:
 
 def check_same_shape(what, array, expected_shape):
     """A clear error naming `what` unless array has expected_shape."""
-    if np.shape(array) != tuple(expected_shape):
-        raise ValueError(f"{what} has shape {np.shape(array)}, expected {tuple(expected_shape)}")
+    _checks.check_shape(what, array, expected_shape)
 
 
 class flatten(Layer):
@@ -97,10 +98,8 @@ class fc(Layer):
 
     def __init__(self, input_dim, output_dim, init_scale=0.002, name="fc", dtype=np.float32):
         super().__init__(name)
-        for what, dim in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if int(dim) != dim or dim < 1:
-                raise ValueError(f"fc layer {name!r}: {what} must be a positive integer, got {dim!r}")
-        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.input_dim = _checks.check_positive_int(f"fc layer {name!r}: input_dim", input_dim)
+        self.output_dim = _checks.check_positive_int(f"fc layer {name!r}: output_dim", output_dim)
         self.w_name = name + "_w"
         self.b_name = name + "_b"
         self.params[self.w_name] = (init_scale * np.random.randn(self.input_dim, self.output_dim)).astype(dtype)
@@ -332,16 +331,7 @@ class cross_entropy(Layer):
 
 def check_scores_and_labels(x, y):
     """Clear errors for scores that are not (N, C) or labels that are not N integers in [0, C)."""
-    if np.ndim(x) != 2:
-        raise ValueError(f"cross_entropy expects scores of shape (N, C), got {np.shape(x)}")
-    n, num_classes = np.shape(x)
-    if np.shape(y) != (n,):
-        raise ValueError(f"cross_entropy expects labels of shape ({n},) for {n} scores, got {np.shape(y)}")
-    y = np.asarray(y)
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"cross_entropy labels must be integers, got dtype {y.dtype}")
-    if n and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"cross_entropy labels must be in [0, {num_classes}), got {y.min()}..{y.max()}")
+    _checks.check_scores_and_labels(x, y, "cross_entropy")
 
 
 class sequential:
@@ -369,10 +359,12 @@ class sequential:
 
     @property
     def params(self):
+        """Dict from parameter name to the owning layer's array, over all layers."""
         return self._gather("params")
 
     @property
     def grads(self):
+        """Dict from parameter name to its gradient from the last backward, over all layers."""
         return self._gather("grads")
 
     def _gather(self, attribute):
@@ -399,7 +391,7 @@ class sequential:
         layer.params[name] = value
 
     def assign_grads(self, name, value):
-        """Set the gradient of parameter ``name`` to a copy of ``value``."""
+        """Set the gradient of parameter ``name`` to a copy of ``value`` (of the parameter's shape)."""
         layer = self._owner(name)
         value = np.array(value)
         check_same_shape(f"gradient of {name!r}", value, np.shape(layer.params[name]))
@@ -427,7 +419,11 @@ class sequential:
             self.assign(name, value)
 
     def forward(self, x, is_training=True, seed=None):
-        """Run every layer in order; mode-dependent layers (dropout) get is_training and seed."""
+        """Run every layer in order on x, of shape (N, ...) as the first layer takes it.
+
+        Mode-dependent layers (dropout) also get is_training and seed. Returns
+        the last layer's output, e.g. scores of shape (N, C).
+        """
         for layer in self.layers:
             if getattr(layer, "depends_on_mode", False):
                 x = layer.forward(x, is_training=is_training, seed=seed)
@@ -436,7 +432,11 @@ class sequential:
         return x
 
     def backward(self, dout):
-        """Run every layer's backward in reverse order; returns the gradient of the input."""
+        """Run every layer's backward in reverse order.
+
+        dout has the shape of the last forward's output; returns the gradient
+        with respect to its input x, of x's shape. Fills every layer's grads.
+        """
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         return dout

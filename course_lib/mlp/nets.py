@@ -16,11 +16,11 @@ class Net:
     """Forward and backward of a network whose layers are the sequential ``self.net``."""
 
     def forward(self, x, is_training=True, seed=None):
-        """Scores of x; is_training and seed reach the dropout layers."""
+        """Scores of shape (N, C) for inputs x of shape (N, ...); is_training and seed reach the dropout layers."""
         return self.net.forward(x, is_training=is_training, seed=seed)
 
     def backward(self, dout):
-        """Backpropagate dout through every layer; fills the layers' grads, returns dx."""
+        """Backpropagate dout (N, C) through every layer; fills the layers' grads, returns dx of x's shape."""
         return self.net.backward(dout)
 
 

@@ -4,13 +4,40 @@ An optimizer is built on a network's ``sequential`` (``SGD(model.net, lr)``);
 ``step()`` applies one update to every parameter of every layer, using the
 gradients the last backward pass stored in the layers' ``grads``. State (the
 velocity, caches and moments) lives in dicts keyed by parameter name, created
-as zeros of the parameter's shape and dtype on first use.
+as zeros of the parameter's shape and dtype on first use. Hyperparameters are
+kept as Python numbers, so that float32 parameters get float32 state.
 """
 import numpy as np
+
+from course_lib._checks import python_number
+
+
+class Hyperparameter:
+    """An optimizer attribute stored as a Python number, whatever number it is set to.
+
+    A NumPy float64 learning rate (from a random search, or decayed by a NumPy
+    factor) would otherwise turn float32 optimizer state into float64.
+    """
+
+    def __init__(self, kind=float):
+        self.kind = kind
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, optimizer, owner=None):
+        if optimizer is None:
+            return self
+        return optimizer.__dict__[self.name]
+
+    def __set__(self, optimizer, value):
+        optimizer.__dict__[self.name] = python_number(f"{type(optimizer).__name__}.{self.name}", value, self.kind)
 
 
 class Optimizer:
     """Shared bookkeeping: the network and the learning rate ``lr`` (train_net decays it)."""
+
+    lr = Hyperparameter()
 
     def __init__(self, net, lr=1e-4):
         if not hasattr(net, "layers"):
@@ -59,6 +86,8 @@ class SGDM(Optimizer):
     self.velocity maps each parameter name to its velocity (zeros at first).
     """
 
+    momentum = Hyperparameter()
+
     def __init__(self, net, lr=1e-4, momentum=0.0):
         super().__init__(net, lr)
         self.momentum = momentum
@@ -79,6 +108,9 @@ class RMSProp(Optimizer):
 
     self.cache maps each parameter name to its running mean of squared gradients (zeros at first).
     """
+
+    decay = Hyperparameter()
+    eps = Hyperparameter()
 
     def __init__(self, net, lr=1e-2, decay=0.99, eps=1e-8):
         super().__init__(net, lr)
@@ -105,6 +137,11 @@ class Adam(Optimizer):
     vt_hat = vt / (1 - beta2^t). self.mt and self.vt map parameter names to
     the moments (zeros at first).
     """
+
+    beta1 = Hyperparameter()
+    beta2 = Hyperparameter()
+    eps = Hyperparameter()
+    t = Hyperparameter(int)
 
     def __init__(self, net, lr=1e-3, beta1=0.9, beta2=0.999, t=0, eps=1e-8):
         super().__init__(net, lr)

@@ -1,7 +1,11 @@
 """Minibatch training and accuracy of object-API networks."""
 import numpy as np
 
-DATA_KEYS = ("data_train", "labels_train", "data_val", "labels_val")
+from course_lib._checks import check_positive_int, check_training_data
+from course_lib.checkpoint import accuracy
+
+# (examples, labels) of each split the data dict must hold.
+DATA_SPLITS = (("data_train", "labels_train"), ("data_val", "labels_val"))
 # Training accuracy is estimated on this many random training examples per epoch.
 TRAIN_ACC_SAMPLES = 1000
 
@@ -11,46 +15,20 @@ def compute_acc(model, data, labels, num_samples=None, batch_size=100):
 
     Inputs:
     - model: a net with forward(x, is_training=False) -> scores (N, C).
-    - data: array of shape (N, ...); labels: integer array of shape (N,).
+    - data: array of shape (N, ...), N >= 1; labels: integer array of shape (N,).
     - num_samples: if given and smaller than N, score a random subset of that size.
     - batch_size: examples per forward call.
 
     Returns:
     - the fraction (float in [0, 1]) of examples whose highest score is their label.
     """
-    if len(data) != len(labels):
-        raise ValueError(f"compute_acc got {len(data)} examples but {len(labels)} labels")
-    if len(data) == 0:
-        raise ValueError("compute_acc needs at least one example")
-    if num_samples is not None and len(data) > num_samples:
-        chosen = np.random.choice(len(data), num_samples, replace=False)
-        data, labels = data[chosen], labels[chosen]
-    predictions = np.concatenate([
-        np.argmax(model.forward(data[start:start + batch_size], is_training=False), axis=1)
-        for start in range(0, len(data), batch_size)
-    ])
-    return float(np.mean(predictions == labels))
+    return accuracy(model, data, labels, num_samples=num_samples, batch_size=batch_size)
 
 
 def training_arrays(data):
     """(data_train, labels_train, data_val, labels_val) of a data dict, checked."""
-    missing = [key for key in DATA_KEYS if key not in data]
-    if missing:
-        raise KeyError(f"the data dict lacks {', '.join(missing)}; train_net needs {', '.join(DATA_KEYS)}")
-    for split in ("train", "val"):
-        examples, labels = data[f"data_{split}"], data[f"labels_{split}"]
-        if len(examples) != len(labels) or len(examples) == 0:
-            raise ValueError(
-                f"data_{split} has {len(examples)} examples and labels_{split} {len(labels)} labels; "
-                "they must be equal and non-zero"
-            )
-    return tuple(data[key] for key in DATA_KEYS)
-
-
-def check_positive_int(name, value):
-    """A clear error unless value is a positive integer."""
-    if int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_training_data(data, DATA_SPLITS, "train_net")
+    return tuple(data[key] for split in DATA_SPLITS for key in split)
 
 
 def train_net(data, model, loss_func, optimizer, batch_size, max_epochs,
