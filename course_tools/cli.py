@@ -19,26 +19,29 @@ def _progress(message):
 
 
 def ensure_grading_data():
-    """Point COURSE_DATA_DIR at real data when present, else at a (generated) stand-in.
+    """Use the datasets in the data directory (real or stand-in), else write and use the stand-in.
 
     Returns a short description of the data used, for the build summary.
     """
     from course_lib.data_utils import data_dir
 
     root = data_dir()
-    real = (root / "cifar-10-batches-py" / "data_batch_1").exists() and (
-        root / "svhn" / "test_32x32.mat"
-    ).exists()
-    if real and not (root / "cifar-10-batches-py" / "STANDIN.txt").exists():
-        return f"data in {root}"
+    if _holds_both_datasets(root):
+        standin = (root / "cifar-10-batches-py" / "STANDIN.txt").exists()
+        return f"{'STAND-IN data' if standin else 'data'} in {root}"
     standin = root / "standin"
-    if not (standin / "cifar-10-batches-py" / "STANDIN.txt").exists():
+    if not _holds_both_datasets(standin):
         from course_lib.standin import write_standin
 
         _progress(f"real CIFAR-10/SVHN not found in {root}; writing the STAND-IN data to {standin}")
         write_standin(standin)
     os.environ["COURSE_DATA_DIR"] = str(standin)
-    return f"STAND-IN data in {standin} (fetch the real data with `course data fetch cifar10` / `svhn`)"
+    return (f"STAND-IN data in {standin} "
+            "(fetch the real data with `course data fetch cifar10` and `course data fetch svhn`)")
+
+
+def _holds_both_datasets(root):
+    return (root / "cifar-10-batches-py" / "data_batch_1").exists() and (root / "svhn" / "test_32x32.mat").exists()
 
 
 def build(args):
@@ -109,6 +112,17 @@ def grade(args):
     return 0
 
 
+def reference(args):
+    from autograder.local import write_reference_submission
+
+    zip_path = Path(args.zip) if args.zip else REPO_ROOT / "dist" / f"{args.assignment}-autograder.zip"
+    if not zip_path.exists():
+        raise SystemExit(f"course reference: no autograder at {zip_path}; run `course build {args.assignment}` first")
+    destination = write_reference_submission(zip_path, Path(args.destination), repo_root=REPO_ROOT)
+    print(destination)
+    return 0
+
+
 def data(args):
     if args.data_command == "fetch":
         from course_lib.fetch import main as fetch_main
@@ -135,6 +149,13 @@ def parser():
     grade_cmd.add_argument("--json", metavar="PATH", help="write Gradescope's results.json here")
     grade_cmd.add_argument("--zip", metavar="PATH", help="autograder zip (default: dist/ASSIGNMENT-autograder.zip)")
     grade_cmd.set_defaults(run=grade)
+
+    reference_cmd = commands.add_parser(
+        "reference", help="write the reference submission (solution files and trained checkpoints)")
+    reference_cmd.add_argument("assignment", metavar="ASSIGNMENT")
+    reference_cmd.add_argument("destination", metavar="FOLDER")
+    reference_cmd.add_argument("--zip", metavar="PATH", help="autograder zip (default: dist/ASSIGNMENT-autograder.zip)")
+    reference_cmd.set_defaults(run=reference)
 
     data_cmd = commands.add_parser("data", help="fetch datasets or write the offline stand-in")
     data_sub = data_cmd.add_subparsers(dest="data_command", required=True)

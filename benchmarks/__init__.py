@@ -1,0 +1,1 @@
+"""Speed comparisons of course_lib against PyTorch CPU: python -m benchmarks.run."""
