@@ -69,14 +69,8 @@ def wall_times(request):
 
 
 @pytest.fixture
-def notebook_env(monkeypatch, standin_dir):
-    """The kernel inherits this environment: quick mode, stand-in data, no display."""
-    monkeypatch.setenv("COURSE_QUICK", "1")
-    monkeypatch.setenv("COURSE_DATA_DIR", str(standin_dir))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    # Two BLAS threads fighting over two shared cores make the CNN notebook 3x slower.
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.setenv(variable, "1")
+def reference_notebook_env(notebook_env, monkeypatch):
+    """Kernels import the repository's reference course_lib."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
 
 
@@ -139,7 +133,7 @@ def test_nbgrader_accepts_the_metadata(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_notebook_id)
-def test_notebook_runs_in_quick_mode(path, tmp_path, notebook_env, wall_times):
+def test_notebook_runs_in_quick_mode(path, tmp_path, reference_notebook_env, wall_times):
     from nbclient import NotebookClient
 
     workdir = tmp_path / path.parent.name
