@@ -1,0 +1,70 @@
+"""Grading time and peak memory of whole assignments, against the budget for Gradescope.
+
+    python -m autograder.benchmark [ASSIGNMENT ...]
+
+For each assignment: the zip ``dist/<id>-autograder.zip`` (built from
+``release/<id>`` when missing), a reference submission (reference files and
+checkpoints trained by autograder.reference_models), graded as ``course grade``
+does with every process pinned to one CPU core. Prints the wall time and the
+peak memory (grading process plus the largest worker: they run together) and
+their ratios to the budget. Reads the data from course_lib's data directory.
+"""
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from autograder.build import build_autograder_zip
+from autograder.local import REPO_ROOT, default_zip, grade_submission, write_reference_submission
+
+BUDGET_SECONDS = 120.0
+BUDGET_MB = 500.0
+ASSIGNMENTS = ("hw3", "hw4", "hw5", "svhn")
+PEAK_LINE = re.compile(r"peak memory: grading process (\d+) MB, largest worker (\d+) MB")
+
+
+def autograder_zip(assignment_id, scratch):
+    path = default_zip(assignment_id)
+    if path.is_file():
+        return path
+    return build_autograder_zip(assignment_id, REPO_ROOT, scratch / f"{assignment_id}-autograder.zip")
+
+
+def measure(assignment_id, scratch):
+    """(seconds, grading process MB, largest worker MB, score, possible) of grading the reference."""
+    zip_path = autograder_zip(assignment_id, scratch)
+    submission = write_reference_submission(zip_path, scratch / f"{assignment_id}-reference")
+    log = scratch / f"{assignment_id}.log"
+    started = time.perf_counter()
+    results = grade_submission(assignment_id, submission, zip_path, log_path=log)
+    seconds = time.perf_counter() - started
+    peak = PEAK_LINE.search(log.read_text())
+    if peak is None:
+        raise RuntimeError(f"the grading log {log} has no peak-memory line")
+    possible = sum(test["max_score"] for test in results["tests"])
+    return seconds, int(peak.group(1)), int(peak.group(2)), results["score"], possible
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder.benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assignments", nargs="*", default=list(ASSIGNMENTS))
+    args = parser.parse_args(argv)
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})  # inherited by the scripts, the harness and every worker
+    print(f"grading each reference submission on CPU core {core}; budget {BUDGET_SECONDS:g} s, {BUDGET_MB:g} MB")
+    with tempfile.TemporaryDirectory(prefix="autograder-benchmark-") as scratch:
+        for assignment_id in args.assignments:
+            seconds, grading_mb, worker_mb, score, possible = measure(assignment_id, Path(scratch))
+            peak = grading_mb + worker_mb
+            print(f"{assignment_id}: {seconds:6.1f} s = {seconds / BUDGET_SECONDS:.2f} x budget; "
+                  f"peak {peak} MB (grading {grading_mb} + worker {worker_mb}) = {peak / BUDGET_MB:.2f} x budget; "
+                  f"score {score:g}/{possible:g}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

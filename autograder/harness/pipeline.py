@@ -1,0 +1,228 @@
+"""Grading one submission: collect -> overlay -> run each test in a worker -> score -> report.
+
+This runs in the grading process, which never imports student code: every
+student function is called by ``autograder.worker`` in a separate process
+started through ``autograder.sandbox``.
+"""
+import json
+import resource
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+
+from autograder import layout
+from autograder.harness.accuracy import grade_checkpoint, load_heldout
+from autograder.harness.collect import collect_submission
+from autograder.harness.judge import Judge, Verdict
+from autograder.harness.reference import ReferenceLibrary
+from autograder.harness.report import Report
+from autograder.sandbox import Limits, run_worker
+from autograder.suites import plan_tests
+from autograder.suites.spec import call, inp, job_file, program, res
+
+MIN_TEST_SECONDS = 2.0
+CRASH_MESSAGE = ("The autograder itself failed ({error}). This is not a problem with your submission: "
+                 "please tell the course staff; the details are in the autograder log.")
+
+
+@dataclass
+class Context:
+    """Everything a test needs, gathered once per grading run."""
+
+    manifest: dict
+    root: layout.Root
+    collection: object
+    fixtures: dict
+    reference: ReferenceLibrary
+    deadline: float
+
+    def limits(self, tests, tests_left):
+        """Wall time per test: the manifest's, at least 10x the reference's time, within the total budget
+        (which keeps MIN_TEST_SECONDS for each of the ``tests_left`` tests still to come)."""
+        seconds = max(self.test_seconds(test) for test in tests)
+        remaining = self.deadline - time.monotonic() - MIN_TEST_SECONDS * tests_left
+        return Limits(wall_seconds=min(seconds, remaining))
+
+    def test_seconds(self, test):
+        seconds = self.manifest["timeouts"].get(test.function, self.manifest["default_timeout"])
+        seconds = max(seconds, 10.0 * self.manifest["reference_seconds"].get(test.id, 0.0))
+        return max(seconds, test.timeout or 0.0)
+
+
+def load_fixtures(path):
+    """{test id: (inputs, expected outputs)} from the fixture archive."""
+    fixtures = {}
+    with np.load(path, allow_pickle=False) as archive:
+        for key in archive.files:
+            test_id, part, name = layout.split_fixture_key(key)
+            inputs, expected = fixtures.setdefault(test_id, ({}, {}))
+            (inputs if part == "in" else expected)[name] = archive[key]
+    return fixtures
+
+
+def worker_failure(result, test):
+    """The Verdict of the program a worker was running when it timed out or crashed."""
+    if result.status == "timeout":
+        return Verdict(0.0, [f"{test.function}: {result.problem}; look for an infinite loop or very slow code"])
+    return Verdict(0.0, [f"{test.function}: {result.problem}"])
+
+
+def verdict_from_error(error):
+    where = error.get("where") or "your code"
+    if error.get("not_implemented"):
+        return Verdict(0.0, [f"{where}: not implemented yet (it raises NotImplementedError)"], not_implemented=True)
+    lines = [f"{where} raised {error.get('type', 'an error')}: {error.get('message', '')}"]
+    frames = error.get("frames") or []
+    if frames:
+        lines.append("Traceback of your code (most recent call last):")
+        for frame in frames:
+            lines.append(f'  File "{frame.get("file")}", line {frame.get("line")}, in {frame.get("function")}')
+            if frame.get("code"):
+                lines.append(f"    {frame['code']}")
+    return Verdict(0.0, lines)
+
+
+def judged(test, arrays, reply, context):
+    """The Verdict of one program the worker completed."""
+    if reply.get("status") != "ok":
+        return verdict_from_error(reply.get("error") or {})
+    inputs, expected = context.fixtures[test.id]
+    verdict = Judge(arrays, reply.get("outputs"), expected, inputs, context.reference).run(test.checks)
+    verdict.notes += [str(note) for note in reply.get("warnings", [])]
+    printed = (reply.get("printed") or {}).get("chars", 0)
+    if printed:
+        verdict.notes.append(f"your code printed {printed} characters (not shown)")
+    return verdict
+
+
+def run_function_tests(tests, context, tests_left):
+    """Verdicts of the tests of one function, run in one worker; after a crash or timeout the rest
+    run in a fresh worker, so one failing check costs only itself."""
+    missing = [test.id for test in tests if test.id not in context.fixtures]
+    if missing:
+        raise KeyError(f"no fixture for test(s) {missing}: the autograder zip is incomplete")
+    verdicts = []
+    while len(verdicts) < len(tests):
+        batch = tests[len(verdicts):]
+        limits = context.limits(batch, tests_left + len(batch) - 1)
+        if limits.wall_seconds < MIN_TEST_SECONDS:
+            verdicts += [Verdict(0.0, ["not run: the time budget of the whole assignment was used up"])] * len(batch)
+            break
+        request = {"programs": [test.program for test in batch]}
+        result = run_worker(request, [context.fixtures[test.id][0] for test in batch], context.collection.overlay,
+                            limits)
+        verdicts += [judged(test, arrays, reply, context) for test, (arrays, reply) in zip(batch, result.programs)]
+        if result.status != "ok":
+            verdicts.append(worker_failure(result, batch[len(result.programs)]))
+    return verdicts
+
+
+def run_accuracy_test(test, context, tests_left):
+    checkpoint = test.checkpoint
+    heldout = load_heldout(context.root.source / layout.HELDOUT / f"{checkpoint['dataset']}.npz")
+
+    def run_custom(path, images):
+        body = program([call("checkpoint.load_model", job_file("checkpoint.npz")),
+                        call("checkpoint.class_scores", res(0), inp("X"), 100)], {"scores": res(1)})
+        result = run_worker({"programs": [body]}, [{"X": images}], context.collection.overlay,
+                            context.limits([test], tests_left), files={"checkpoint.npz": path})
+        if result.status != "ok":
+            return None, worker_failure(result, test)
+        arrays, reply = result.programs[0]
+        if reply.get("status") != "ok":
+            return None, verdict_from_error(reply.get("error") or {})
+        scores = arrays.get("scores")
+        if scores is None:
+            return None, Verdict(0.0, ["your model's class_scores returned no numeric array"])
+        return scores, None
+
+    path = context.collection.checkpoints.get(checkpoint["file"])
+    return grade_checkpoint(checkpoint, path, heldout, context.reference, run_custom)
+
+
+def describe_collection(collection, manifest):
+    expected = set(manifest["student_files"])
+    messages = [f"Graded course_lib/{target} (from {shown})"
+                for target, shown in sorted(collection.found.items()) if target in expected]
+    others = sorted(set(collection.found) - expected)
+    if others:
+        messages.append(f"{len(others)} more course_lib file(s) from your upload replaced the released copies: "
+                        + ", ".join(others))
+    messages += collection.notes
+    for log in manifest["logs"]:
+        if log not in collection.logs:
+            messages.append(f"{log} was not found (no points, but the notebooks ask you to save it)")
+    if any(manifest["standin"].values()):
+        messages.append("Checkpoints are graded on the stand-in data, not the real datasets.")
+    return messages
+
+
+def grade(root, only=()):
+    """Grade ``<root>/submission`` with the autograder in ``<root>/source``; write and return results.json.
+
+    ``only``: test numbers or function keys to run (all when empty).
+    """
+    root = layout.Root(root)
+    manifest = json.loads((root.source / layout.MANIFEST).read_text())
+    planned = plan_tests(manifest)
+    report = Report(root.results, planned, manifest["title"])
+    report.extra = {"assignment": manifest["id"], "seed": manifest["seed"], "standin": manifest["standin"]}
+    report.write()
+    try:
+        run_tests(root, manifest, planned, report, set(only))
+    except Exception as error:  # the harness failed; still leave a valid results.json
+        traceback.print_exc()
+        report.messages.insert(0, CRASH_MESSAGE.format(error=type(error).__name__))
+    report.write()
+    print(peak_memory_line(), flush=True)
+    return report.results()
+
+
+def peak_memory_line():
+    """Peak resident memory of the grading process and of the largest worker (for the instructor log)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return f"peak memory: grading process {own:.0f} MB, largest worker {workers:.0f} MB"
+
+
+def run_tests(root, manifest, planned, report, only):
+    deadline = time.monotonic() + manifest["time_budget"]
+    with tempfile.TemporaryDirectory(prefix="grading-") as work:
+        collection = collect_submission(root.submission, root.source / layout.STUBS, work,
+                                        manifest["student_files"],
+                                        [c["file"] for c in manifest["checkpoints"]], manifest["logs"])
+        report.messages += describe_collection(collection, manifest)
+        context = Context(manifest, root, collection, load_fixtures(root.source / layout.FIXTURES),
+                          ReferenceLibrary(root.source / layout.REFERENCE), deadline)
+        selected = [p for p in planned if not only or p.number in only or p.test.function in only]
+        chosen = {p.number for p in selected}
+        for number in (p.number for p in planned if p.number not in chosen):
+            report.verdicts[number] = Verdict(0.0, ["not run: not among the tests selected with --only"])
+        done = 0
+        for group in groups(selected):
+            started = time.monotonic()
+            done += len(group)
+            tests_left = len(selected) - done
+            if group[0].test.kind == "accuracy":
+                verdicts = [run_accuracy_test(group[0].test, context, tests_left)]
+            else:
+                verdicts = run_function_tests([p.test for p in group], context, tests_left)
+            print(f"{group[0].test.function}: {[round(v.fraction, 3) for v in verdicts]} "
+                  f"({time.monotonic() - started:.2f} s)", flush=True)
+            for planned_test, verdict in zip(group, verdicts):
+                report.record(planned_test, verdict)
+
+
+def groups(planned):
+    """Consecutive tests of one function, which share a worker; each checkpoint on its own."""
+    grouped = []
+    for planned_test in planned:
+        test = planned_test.test
+        if grouped and test.kind != "accuracy" and grouped[-1][-1].test.function == test.function:
+            grouped[-1].append(planned_test)
+        else:
+            grouped.append([planned_test])
+    return grouped

@@ -1,0 +1,128 @@
+"""Gradescope's results.json: built from the verdicts, written atomically after every test.
+
+Until a test has run it is reported as failed with "not run", so a harness
+that dies half way still leaves a complete, valid file behind.
+"""
+import json
+import os
+import time
+from pathlib import Path
+
+NOT_RUN = "Not run: the autograder stopped before this test (see the message at the top)."
+OUTPUT_LIMIT = 8000
+
+
+def feedback_text(planned, verdict, prerequisite_lines=()):
+    lines = list(verdict.lines)
+    if verdict.notes:
+        lines += ["", "Warnings (not penalized):"] + [f"  {note}" for note in verdict.notes]
+    lines += list(prerequisite_lines)
+    if planned.prerequisite_only:
+        lines += ["", "(No points here: this function belongs to another assignment, and tests of this "
+                      "one rely on it.)"]
+    text = "\n".join(lines)
+    return text if len(text) <= OUTPUT_LIMIT else text[:OUTPUT_LIMIT] + "\n[... feedback truncated]"
+
+
+def test_entry(planned, verdict=None, prerequisite_lines=()):
+    test = planned.test
+    fraction = verdict.fraction if verdict else 0.0
+    return {
+        "name": test.title,
+        "number": planned.number,
+        "score": round(planned.max_score * fraction, 4),
+        "max_score": planned.max_score,
+        "status": "passed" if verdict is not None and verdict.passed else "failed",
+        "output": feedback_text(planned, verdict, prerequisite_lines) if verdict else NOT_RUN,
+        "output_format": "text",
+        "tags": [test.function],
+        "visibility": test.visibility,
+        "extra_data": {"kind": test.kind, "function": test.function, "fraction": round(fraction, 6),
+                       "not_implemented": bool(verdict and verdict.not_implemented),
+                       "prerequisite_only": planned.prerequisite_only},
+    }
+
+
+class Report:
+    """The results of one grading run, in Gradescope's schema."""
+
+    def __init__(self, path, planned, title):
+        self.path = Path(path)
+        self.planned = list(planned)
+        self.title = title
+        self.verdicts = {}
+        self.messages = []
+        self.extra = {}
+        self.started = time.monotonic()
+
+    def record(self, planned, verdict):
+        self.verdicts[planned.number] = verdict
+        self.write()
+
+    def prerequisite_lines(self, planned):
+        """Name the failing functions this test relies on, with their test numbers."""
+        verdict = self.verdicts.get(planned.number)
+        if verdict is None or verdict.passed:
+            return []
+        lines = []
+        for function in planned.test.requires:
+            failed = [p.number for p in self.planned
+                      if p.test.function == function and p.number in self.verdicts
+                      and not self.verdicts[p.number].passed]
+            if failed:
+                lines.append(f"This test relies on {function}, whose own test failed "
+                             f"(test {', '.join(failed)}): fix that first.")
+        return [""] + lines if lines else []
+
+    def results(self):
+        tests = [test_entry(p, self.verdicts.get(p.number), self.prerequisite_lines(p)) for p in self.planned]
+        leaderboard = [{"name": f"{name} accuracy", "value": value}
+                       for verdict in self.verdicts.values() if verdict.leaderboard
+                       for name, value in [verdict.leaderboard]]
+        body = {
+            "score": round(sum(test["score"] for test in tests), 4),
+            "execution_time": int(time.monotonic() - self.started),
+            "output": self.summary(tests),
+            "output_format": "md",
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "extra_data": dict(self.extra),
+            "tests": tests,
+        }
+        if leaderboard:
+            body["leaderboard"] = leaderboard
+        return body
+
+    def summary(self, tests):
+        earned = sum(test["score"] for test in tests)
+        possible = sum(test["max_score"] for test in tests)
+        lines = [f"## {self.title}", "", f"Autograded score: {earned:.4g} / {possible:.4g}"]
+        if self.messages:
+            lines += [""] + [f"- {message}" for message in self.messages]
+        return "\n".join(lines)
+
+    def write(self):
+        write_json_atomically(self.path, self.results())
+
+
+def write_json_atomically(path, body):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(body, indent=2))
+    os.replace(temporary, path)
+
+
+def format_table(results, title=None):
+    """A plain-text table of the tests of a results.json body, with the total (under ``title``, if any)."""
+    rows = [(test.get("number", ""), f"{test['score']:g} / {test['max_score']:g}", test.get("status", ""),
+             test.get("name", "")) for test in results.get("tests", [])]
+    header = ("No.", "Score", "Status", "Test")
+    widths = [max(len(row[i]) for row in rows + [header]) for i in range(3)]
+    lines = [title] if title else []
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3]
+              for row in [header] + rows]
+    possible = sum(test["max_score"] for test in results.get("tests", []))
+    lines.append(f"Total: {results.get('score', 0):g} / {possible:g}")
+    for entry in results.get("leaderboard", []):
+        lines.append(f"Leaderboard: {entry['name']} = {entry['value']:g}")
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""Where things live in an autograder zip (unpacked to ``<root>/source`` on Gradescope) and in its root.
+
+Shared by the builder, which writes these files, and the harness, which reads them.
+"""
+from pathlib import Path
+
+MANIFEST = "manifest.json"  # the assignment's manifest entry, baked (no TOML parser needed)
+FIXTURES = "fixtures.npz"  # inputs and reference outputs of every hidden test
+HELDOUT = "heldout"  # heldout/<dataset>.npz: uint8 images, labels and the preprocessing
+STUBS = "stubs"  # stubs/course_lib: the released library the submission is laid over
+REFERENCE = "reference"  # reference/course_lib: used by the grading process only
+SCRIPTS = ("setup.sh", "run_autograder")
+
+
+def fixture_key(test_id, part, name):
+    """Key of an array in FIXTURES: part is "in" (worker inputs) or "out" (reference outputs)."""
+    return f"{test_id}::{part}::{name}"
+
+
+def split_fixture_key(key):
+    test_id, part, name = key.rsplit("::", 2)
+    return test_id, part, name
+
+
+class Root:
+    """An autograder root laid out like Gradescope's /autograder."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    @property
+    def source(self):
+        return self.root / "source"
+
+    @property
+    def submission(self):
+        return self.root / "submission"
+
+    @property
+    def results(self):
+        return self.root / "results" / "results.json"

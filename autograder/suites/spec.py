@@ -1,0 +1,193 @@
+"""What a hidden test is: a worker program, its inputs, and the checks that score it.
+
+A test never holds expected values: the builder runs the same program on the
+reference ``course_lib`` (from the per-build seed) and stores the results as
+fixtures; the harness runs it on the submission in a worker and compares.
+
+Programs are written with the small helpers below (``call``, ``method``,
+``inp``, ``res``...), which produce the JSON that ``autograder.worker`` reads.
+"""
+from dataclasses import dataclass, field
+from collections.abc import Callable
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One scored item of a test.
+
+    kind:
+    - "match": the output (an array, or a dict of arrays) equals the reference's within ``tol``;
+    - "gradient": an analytic gradient equals the reference's AND the
+      numerical gradient of the student's own code (within ``numeric_tol``);
+    - "numeric": an analytic gradient equals the numerical gradient of the
+      student's own code (where the reference's cannot be compared, e.g. random masks);
+    - "exact": integer outputs (labels) equal the reference's;
+    - "init": a dict of initial parameters has the reference's names, shapes,
+      dtypes and statistics (constant entries exactly, random ones in mean and spread);
+    - "custom": ``rule(outputs, expected, inputs)`` returns ``(ok, message)``.
+    """
+
+    kind: str
+    output: str = ""
+    tol: float = 1e-7
+    numeric_tol: float = 1e-6
+    weight: float = 1.0
+    rule: Callable | None = None
+    label: str = ""
+
+    @property
+    def name(self):
+        return self.label or self.output
+
+
+@dataclass(frozen=True)
+class Test:
+    """A hidden test of one student function (a manifest key) or of one checkpoint."""
+
+    function: str
+    label: str
+    kind: str  # forward, gradient, net, behaviour, accuracy
+    program: dict = field(default_factory=dict)
+    make_inputs: Callable | None = None
+    checks: tuple = ()
+    weight: float = 1.0
+    requires: tuple = ()
+    visibility: str = "visible"
+    timeout: float | None = None
+    checkpoint: dict | None = None
+
+    @property
+    def id(self):
+        return f"{self.function} | {self.label}"
+
+    @property
+    def title(self):
+        return f"{self.function}: {self.label}"
+
+
+# Building programs ----------------------------------------------------------
+
+
+def inp(name):
+    """A fresh copy of the input array ``name``."""
+    return {"$in": name}
+
+
+def res(*path):
+    """Part of an earlier call's result: res(0, 1) is the second item returned by call 0."""
+    return {"$r": list(path)}
+
+
+def arg(*path):
+    """Part of an earlier call's arguments after the call: arg(0, 3, "running_mean")."""
+    return {"$a": list(path)}
+
+
+def dtype(name):
+    return {"$dtype": name}
+
+
+def job_file(name):
+    return {"$file": name}
+
+
+def call(fn, *args, **kwargs):
+    """Call ``course_lib.<fn>`` (a function or a class)."""
+    return {"fn": fn, "args": list(args), "kwargs": kwargs}
+
+
+def method(on, name, *args, **kwargs):
+    return {"method": name, "on": on, "args": list(args), "kwargs": kwargs}
+
+
+def assign(on, path, value):
+    return {"assign": on, "path": list(path), "value": value}
+
+
+def numeric(first, last, wrt, output=(), dout=None, h=1e-6):
+    """Numerical gradients of calls first..last with respect to each ``wrt`` array."""
+    return {"calls": [first, last], "output": list(output), "dout": dout, "wrt": wrt, "h": h}
+
+
+def program(calls, outputs, numerics=(), seed=None):
+    body = {"calls": list(calls), "outputs": outputs, "numeric": list(numerics)}
+    if seed is not None:
+        body["seed"] = seed
+    return body
+
+
+# One builder per kind of test -----------------------------------------------
+
+
+def forward_test(function, make_inputs, calls, outputs, tol=1e-7, label="forward output", exact=False,
+                 **options):
+    """Outputs of ``calls`` against the reference's, one scored item per output (``exact`` for labels)."""
+    checks = tuple(Check("exact" if exact else "match", name, tol=tol) for name in outputs)
+    return Test(function, label, "forward", program(calls, outputs), make_inputs, checks, **options)
+
+
+def layer_gradient_test(function, forward, make_inputs, forward_args, grads, tol=1e-7,
+                        label="gradients", **options):
+    """Backward of a functional layer: ``grads`` maps a gradient name to (input name, position).
+
+    The forward runs on ``forward_args`` (inputs by name) and the backward
+    (``function``) on the input ``dout`` and the forward's cache; each gradient
+    is compared with the reference's and with the numerical gradient of the
+    student's own forward.
+    """
+    calls = [call(forward, *forward_args), call(function, inp("dout"), res(0, 1))]
+    single = len(grads) == 1
+    outputs = {name: res(1) if single else res(1, position) for name, (_, position) in grads.items()}
+    wrt = {name: inp(source) for name, (source, _) in grads.items()}
+    checks = tuple(Check("gradient", name, tol=tol) for name in grads)
+    body = program(calls, outputs, [numeric(0, 0, wrt, output=[0], dout="dout")])
+    options.setdefault("requires", (forward,))
+    return Test(function, label, "gradient", body, make_inputs, checks, **options)
+
+
+def net_test(function, model_class, model_kwargs, params, make_inputs, loss_args, label,
+             grads=True, tol=1e-7, seed=0, setup=(), **options):
+    """A functional net with injected weights: scores, or loss and gradients.
+
+    The model is built from ``model_kwargs``, every name in ``params`` is set
+    from the input of that name, the ``setup`` calls run (e.g. setting running
+    averages), then ``loss(*loss_args)`` runs. With
+    ``grads`` the loss and every gradient are scored (the gradients also
+    against numerical gradients of the student's own loss); otherwise the scores.
+    """
+    calls = [call(model_class, **model_kwargs)]
+    calls += [assign(res(0), ["params", name], inp(name)) for name in params]
+    calls += list(setup)
+    calls.append(method(res(0), "loss", *loss_args))
+    last = len(calls) - 1
+    if grads:
+        outputs = {"loss": res(last, 0), **{name: res(last, 1, name) for name in params}}
+        wrt = {name: res(0, "params", name) for name in params}
+        numerics = [numeric(last, last, wrt, output=[0])]
+        checks = (Check("match", "loss", tol=tol),) + tuple(Check("gradient", name, tol=tol) for name in params)
+    else:
+        outputs, numerics = {"scores": res(last)}, []
+        checks = (Check("match", "scores", tol=tol),)
+    body = program(calls, outputs, numerics, seed=seed)
+    return Test(function, label, "net", body, make_inputs, checks, **options)
+
+
+def init_test(function, model_class, model_kwargs, params_path=("params",), label="initial parameters",
+              seed=0, **options):
+    """A constructor: parameter names, shapes, dtypes and initial statistics against the reference's."""
+    calls = [call(model_class, **model_kwargs)]
+    body = program(calls, {"params": res(0, *params_path)}, seed=seed)
+    return Test(function, label, "behaviour", body, lambda rng: {}, (Check("init", "params"),), **options)
+
+
+def behaviour_test(function, label, make_inputs, body, checks, **options):
+    """Anything else: a program and checks (usually ``custom`` rules) on what it returns."""
+    return Test(function, label, "behaviour", body, make_inputs, tuple(checks), **options)
+
+
+def accuracy_test(checkpoint, visibility="visible"):
+    """A submission checkpoint's accuracy on held-out data, scored with the manifest's lo/hi."""
+    return Test(f"checkpoint {checkpoint['name']}", "held-out accuracy", "accuracy",
+                visibility=visibility, checkpoint=dict(checkpoint), timeout=checkpoint.get("timeout"))

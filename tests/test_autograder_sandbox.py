@@ -1,0 +1,278 @@
+"""The worker sandbox and the submission collector, on small made-up libraries.
+
+Every misbehaviour a submission can show (crash, hang, exit, fork, floods of
+output, memory hogs) must end as a clear verdict, never as a stuck or broken
+grading process.
+"""
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.harness.collect import collect_submission
+from autograder.harness.pipeline import verdict_from_error, worker_failure
+from autograder.sandbox import Limits, run_worker
+from autograder.suites import spec
+from autograder.suites.spec import call, inp, program, res
+
+PROBE = '''
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+def double(x):
+    warnings.warn("just so you know")
+    print("hello from the student")
+    return 2 * x
+
+
+def not_done(x):
+    raise NotImplementedError("probe.not_done: not implemented yet")
+
+
+def fails(x):
+    return helper(x)
+
+
+def helper(x):
+    raise ValueError("shapes do not match")
+
+
+def hang(x):
+    while True:
+        pass
+
+
+def leave(x):
+    sys.exit(3)
+
+
+def vanish(x):
+    os._exit(7)
+
+
+def flood(x):
+    print("x" * 20_000_000)
+    return x
+
+
+def flood_descriptor(x):
+    for _ in range(40):
+        os.write(1, b"x" * (1 << 20))
+    return x
+
+
+def hog(x):
+    return np.ones((1 << 31,))
+
+
+def spawn(x):
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(120)
+        os._exit(0)
+    return np.array([pid])
+
+
+def poison_numpy(x):
+    np.add = None
+    return x
+
+
+def what_can_i_import(x):
+    """[the autograder package is importable, course_lib comes from the working folder]."""
+    import importlib.util
+
+    import course_lib
+
+    own = os.path.dirname(course_lib.__file__).startswith(os.getcwd())
+    return np.array([importlib.util.find_spec("autograder") is not None, own], dtype=np.int64)
+'''
+
+
+@pytest.fixture
+def library(tmp_path):
+    folder = tmp_path / "submission"
+    (folder / "course_lib").mkdir(parents=True)
+    (folder / "course_lib" / "__init__.py").write_text("")
+    (folder / "course_lib" / "probe.py").write_text(PROBE)
+    return folder
+
+
+def probe(library, function, limits=Limits(wall_seconds=20), *extra):
+    body = program([call(f"probe.{function}", inp("x"), *extra)], {"out": res(0)})
+    result = run_worker({"programs": [body]}, [{"x": np.arange(3.0)}], library, limits)
+    return result
+
+
+def test_a_working_function_returns_arrays_warnings_and_output(library):
+    result = probe(library, "double")
+    assert result.status == "ok"
+    arrays, reply = result.programs[0]
+    assert np.array_equal(arrays["out"], [0.0, 2.0, 4.0])
+    assert reply["status"] == "ok" and reply["printed"]["chars"] > 0
+    assert any("just so you know" in warning for warning in reply["warnings"])
+
+
+def test_not_implemented_and_exceptions_keep_only_the_students_frames(library):
+    not_done = verdict_from_error(probe(library, "not_done").programs[0][1]["error"])
+    assert not_done.not_implemented and "probe.not_done: not implemented yet" in not_done.lines[0]
+    error = probe(library, "fails").programs[0][1]["error"]
+    verdict = verdict_from_error(error)
+    text = "\n".join(verdict.lines)
+    assert "probe.fails raised ValueError: shapes do not match" in text
+    assert [frame["function"] for frame in error["frames"]] == ["fails", "helper"]
+    assert all(frame["file"] == "course_lib/probe.py" for frame in error["frames"])
+    assert "worker" not in text and str(library) not in text
+
+
+@pytest.mark.parametrize("function, status, words", [
+    ("hang", "timeout", "did not finish within 1 s"),
+    ("vanish", "crashed", "exit code 7"),
+])
+def test_a_misbehaving_worker_ends_as_a_verdict(library, function, status, words):
+    result = probe(library, function, Limits(wall_seconds=1.0))
+    assert result.status == status and not result.programs
+    verdict = worker_failure(result, spec.Test("probe." + function, "check", "forward"))
+    assert verdict.fraction == 0 and words in verdict.lines[0]
+
+
+@pytest.mark.parametrize("function, words", [
+    ("leave", "your code called exit(3)"),
+    ("hog", "MemoryError"),
+    ("flood_descriptor", "File too large"),
+])
+def test_exit_memory_and_file_size_limits_are_reported_as_errors(library, function, words):
+    result = probe(library, function, Limits(wall_seconds=20, memory_bytes=1 << 30))
+    error = result.programs[0][1]["error"]
+    assert words in error["message"] or words == error["type"]
+
+
+def test_printing_megabytes_is_counted_not_kept(library):
+    result = probe(library, "flood")
+    assert result.status == "ok" and result.programs[0][1]["printed"]["chars"] > 20_000_000
+
+
+def running(pid):
+    """True while process pid exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def test_forked_children_are_killed_with_the_worker(library):
+    result = probe(library, "spawn")
+    child = int(result.programs[0][0]["out"][0])
+    deadline = time.monotonic() + 5
+    while running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(child)
+
+
+def test_student_code_cannot_touch_the_grading_process(library):
+    result = probe(library, "poison_numpy")
+    assert result.status == "ok" and np.add(1, 2) == 3
+
+
+def test_the_worker_imports_only_the_submission(library):
+    """Even here, where the repository (reference and autograder) is installed in the interpreter."""
+    result = probe(library, "what_can_i_import")
+    assert result.programs[0][0]["out"].tolist() == [0, 1]
+
+
+def test_later_programs_run_after_an_earlier_one_fails(library):
+    bodies = [program([call("probe.not_done", inp("x"))], {"out": res(0)}),
+              program([call("probe.double", inp("x"))], {"out": res(0)})]
+    result = run_worker({"programs": bodies}, [{"x": np.ones(2)}] * 2, library, Limits(wall_seconds=20))
+    assert [reply["status"] for _, reply in result.programs] == ["error", "ok"]
+
+
+# Collecting submissions ----------------------------------------------------------------
+
+STUB_FILES = ("__init__.py", "layers.py", "mlp/__init__.py", "mlp/layers.py", "classifiers/fc_net.py")
+
+
+@pytest.fixture
+def stubs(tmp_path):
+    for name in STUB_FILES:
+        path = tmp_path / "stubs" / "course_lib" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# released stub\n")
+    return tmp_path / "stubs"
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def collected(tmp_path, stubs, submission, student_files=("layers.py", "mlp/layers.py", "classifiers/fc_net.py")):
+    return collect_submission(submission, stubs, tmp_path / "work", list(student_files),
+                              ["checkpoints/net.npz"], ["submission_logs/run.npz"])
+
+
+def overlay_text(collection, name):
+    return (collection.overlay / "course_lib" / name).read_text()
+
+
+def test_files_are_found_by_their_path_inside_course_lib(tmp_path, stubs):
+    upload = tmp_path / "upload"
+    write(upload / "deep" / "folder" / "course_lib" / "layers.py", "functional")
+    write(upload / "deep" / "folder" / "course_lib" / "mlp" / "layers.py", "object api")
+    write(upload / "deep" / "folder" / "course_lib" / "my_net.py", "a new module")
+    write(upload / "results" / "net.npz", "checkpoint")
+    collection = collected(tmp_path, stubs, upload)
+    assert overlay_text(collection, "layers.py") == "functional"
+    assert overlay_text(collection, "mlp/layers.py") == "object api"
+    assert overlay_text(collection, "my_net.py") == "a new module"
+    assert overlay_text(collection, "classifiers/fc_net.py") == "# released stub\n"
+    assert "course_lib/classifiers/fc_net.py was not found in your upload" in " ".join(collection.notes)
+    assert collection.checkpoints["checkpoints/net.npz"] == upload / "results" / "net.npz"
+
+
+def test_loose_files_are_placed_by_the_longest_matching_tail(tmp_path, stubs):
+    upload = tmp_path / "upload"
+    write(upload / "layers.py", "functional")
+    write(upload / "mlp" / "layers.py", "object api")
+    write(upload / "fc_net.py", "nets")
+    write(upload / "notes.py", "not part of the library")
+    collection = collected(tmp_path, stubs, upload)
+    assert overlay_text(collection, "layers.py") == "functional"
+    assert overlay_text(collection, "mlp/layers.py") == "object api"
+    assert overlay_text(collection, "classifiers/fc_net.py") == "nets"
+    assert not (collection.overlay / "course_lib" / "notes.py").exists()
+
+
+def test_zips_inside_the_upload_are_unpacked_safely(tmp_path, stubs):
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    with zipfile.ZipFile(upload / "homework.zip", "w") as archive:
+        archive.writestr("homework/course_lib/layers.py", "from the zip")
+        archive.writestr("../../escaped.py", "must not be written")
+    collection = collected(tmp_path, stubs, upload)
+    assert overlay_text(collection, "layers.py") == "from the zip"
+    assert collection.found["layers.py"] == "homework.zip/homework/course_lib/layers.py"
+    assert not list(tmp_path.rglob("escaped.py"))
+
+
+def test_duplicates_prefer_the_shallowest_and_links_are_ignored(tmp_path, stubs):
+    upload = tmp_path / "upload"
+    write(upload / "backup" / "course_lib" / "layers.py", "old copy")
+    write(upload / "course_lib" / "layers.py", "current")
+    write(upload / "venv" / "keras" / "layers.py", "not the student's: the upload has a course_lib folder")
+    secret = write(tmp_path / "outside" / "fc_net.py", "a file outside the upload")
+    (upload / "course_lib" / "classifiers").mkdir(parents=True)
+    (upload / "course_lib" / "classifiers" / "fc_net.py").symlink_to(secret)
+    collection = collected(tmp_path, stubs, upload)
+    assert overlay_text(collection, "layers.py") == "current"
+    assert "2 copies in your upload; graded course_lib/layers.py" in " ".join(collection.notes)
+    assert overlay_text(collection, "classifiers/fc_net.py") == "# released stub\n"
