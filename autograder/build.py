@@ -66,13 +66,12 @@ def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir
 
 def bake_manifest(assignment_id, repo_root, seed):
     """The assignment's manifest entry as plain JSON for the harness (Python 3.10 has no tomllib)."""
-    from course_tools.manifest import load_manifest, module_file, split_function_key
+    from course_tools.manifest import load_manifest, student_files
 
     manifest = load_manifest(repo_root / "course.toml")
     assignment = manifest.assignment(assignment_id)
     functions = dict(assignment.functions)
-    keys = list(functions) + prerequisites(list(functions))
-    files = sorted({module_file(repo_root / "course_lib", split_function_key(key)[0]) for key in keys})
+    files = student_files(assignment, repo_root / "course_lib", prerequisites(list(functions)))
     return {
         "id": assignment.id,
         "title": assignment.title,

@@ -509,21 +509,25 @@ def failed_unit_tests(folder, files, deselect=(), stop_early=False):
     return sorted(set(node.split(" - ")[0] for node in failed))
 
 
-def unit_test_check(variants, work_dir, repo_root=REPO_ROOT, jobs=2):
+def unit_test_check(variants, work_dir, repo_root=REPO_ROOT, jobs=2, progress=None):
     """{variant name: (files run, failing tests)}; tests failing on the reference itself are left out.
 
-    Returns (results, baseline failures).
+    Every variant is patched into a copy of one snapshot of the repository, so
+    edits made to the reference meanwhile do not mix in. Returns (results, baseline failures).
     """
     work_dir = Path(work_dir)
     files = {variant.name: unit_test_files(variant, repo_root) for variant in variants}
     every_file = sorted({name for names in files.values() for name in names})
-    baseline = failed_unit_tests(copy_for_unit_tests(repo_root, work_dir / "reference"), every_file)
+    snapshot = copy_for_unit_tests(repo_root, work_dir / "reference")
+    baseline = failed_unit_tests(snapshot, every_file)
 
     def check(variant):
-        folder = copy_for_unit_tests(repo_root, work_dir / variant.name)
+        folder = copy_for_unit_tests(snapshot, work_dir / variant.name)
         apply_variant(variant, folder / "course_lib")
         failing = failed_unit_tests(folder, files[variant.name], baseline, stop_early=variant.wrong)
         shutil.rmtree(folder)
+        if progress:
+            progress(variant, failing)
         return variant.name, (files[variant.name], failing)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -136,9 +136,13 @@ def module_file(lib_root, qualname):
                             f"(looked for {'/'.join(parts[:-1])}.py and the shorter prefixes)")
 
 
-def student_files(assignment, lib_root):
-    """Sorted course_lib-relative paths of the modules holding ``assignment``'s functions."""
-    qualnames = (split_function_key(key)[0] for key in assignment.functions)
+def student_files(assignment, lib_root, prerequisites=()):
+    """Sorted course_lib-relative paths of the modules a submission of ``assignment`` holds.
+
+    Those of its own functions, and of ``prerequisites``: the earlier functions its
+    hidden tests rely on (students bring their own code for them).
+    """
+    qualnames = (split_function_key(key)[0] for key in [*assignment.functions, *prerequisites])
     return sorted({module_file(lib_root, qualname) for qualname in qualnames})
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from autograder.suites import prerequisites
+
 from course_tools.leaks import (
     find_leaks,
     find_markers,
@@ -106,7 +108,8 @@ def plan_release(assignment_id, repo_root):
         assignment=assignment,
         regions=tuple(regions),
         cleared_keys=frozenset(manifest.cleared_keys(assignment_id)),
-        student_files=tuple(student_files(assignment, repo_root / "course_lib")),
+        student_files=tuple(student_files(assignment, repo_root / "course_lib",
+                                          prerequisites(list(assignment.functions)))),
         nbgrader_config=load_nbgrader_config(repo_root),
     )
 
