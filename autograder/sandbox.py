@@ -2,16 +2,18 @@
 
 ``run_worker`` gives every request a fresh private job folder holding a copy
 of the worker runtime, the request, its input arrays and a copy of the
-overlaid submission, starts the worker there (``python -I -S``) in a new
-session with a clean environment and resource limits (CPU time, address
-space, file size, processes), kills the whole process group when a program
-outlives its wall-time limit or the worker ends, and reads back only plain
-JSON and ``.npz`` arrays (never pickles). Hardening the isolation (an
-unprivileged user, files the worker cannot read) belongs here and nowhere else.
+overlaid submission, and hands the folder to the workers' unprivileged user.
+The worker starts there (``python -I -S isolation.py launch ...`` as root,
+which drops to that user for good before running the job's ``worker.py``; see
+``autograder.isolation``) in a new session, with a clean environment and
+resource limits (CPU time, address space, file size, processes). When a program outlives its wall-time limit, or the worker ends,
+every process of that user is killed. Only plain JSON and ``.npz`` arrays
+(never pickles) are read back, size-capped, and what the student's code
+printed comes back capped, with the job's and the autograder's paths replaced.
 """
+import io
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -24,13 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder import isolation
+
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
 # The worker runs without site-packages (-S: no .pth files, no editable installs
 # of course_lib shadowing the submission's); it is told where numpy lives.
 NUMPY_HOME = str(Path(np.__file__).resolve().parents[1])
-BOOTSTRAP = "import runpy, sys; sys.path.append(sys.argv[2]); runpy.run_path(sys.argv[1], run_name='__main__')"
 MAX_REPLY_BYTES = 2 << 20
 MAX_OUTPUT_BYTES = 64 << 20
+SHOWN_PRINTED_CHARS = 4000  # of what one program printed
+LOG_BYTES = 4000  # the end of the worker's stderr, for the instructors' log
 SIGNAL_MEANINGS = {
     signal.SIGKILL: "it was killed (time or memory limit)",
     signal.SIGXCPU: "it used up its CPU-time limit",
@@ -42,12 +47,16 @@ SIGNAL_MEANINGS = {
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one worker process; the wall time applies to each of its programs."""
+    """Resource limits of one worker process; the wall time applies to each of its programs.
+
+    ``processes`` counts every process and thread of the workers' user, so it
+    bounds what one worker (they run one at a time) can start.
+    """
 
     wall_seconds: float = 60.0
     memory_bytes: int = 1 << 30
     file_bytes: int = 16 << 20
-    processes: int = 256
+    processes: int = 32
 
 
 @dataclass
@@ -57,6 +66,7 @@ class WorkerResult:
     status: str  # "ok" (every program completed), "timeout" or "crashed"
     programs: list = field(default_factory=list)
     problem: str = ""
+    printed: dict = field(default_factory=dict)  # what the program that failed printed, as in a reply
     log: str = ""  # the worker's stderr tail: for instructors only
 
 
@@ -71,95 +81,125 @@ def run_worker(request, inputs, submission_dir, limits=Limits(), files=None, pyt
     programs = request["programs"]
     if len(inputs) != len(programs):
         raise ValueError(f"{len(programs)} programs but {len(inputs)} input sets")
-    job = Path(tempfile.mkdtemp(prefix="worker-job-"))
-    try:
-        _prepare_job(job, request, inputs, Path(submission_dir), files or {})
-        return _run_job(job, len(programs), limits, python or sys.executable)
-    finally:
-        shutil.rmtree(job, ignore_errors=True)
+    identity = isolation.sandbox_identity()
+    with isolation.serialized(identity):
+        # The job folder sits in a folder of ours, so that the worker cannot move it and leave a link in its place.
+        box = Path(tempfile.mkdtemp(prefix="worker-job-"))
+        try:
+            box.chmod(0o711)
+            job = box / "job"
+            job.mkdir()
+            _prepare_job(job, request, inputs, Path(submission_dir), files or {})
+            isolation.hand_over(job, identity)
+            return _run_job(job, len(programs), limits, python or sys.executable, identity)
+        finally:
+            shutil.rmtree(box, ignore_errors=True)
+            isolation.remove_leftovers(identity)
 
 
 def _prepare_job(job, request, inputs, submission_dir, files):
-    shutil.copy2(WORKER_SOURCE, job / "worker.py")
+    shutil.copyfile(WORKER_SOURCE, job / "worker.py")
     (job / "request.json").write_text(json.dumps(request))
     for index, arrays in enumerate(inputs):
         np.savez(job / f"inputs_{index}.npz", **arrays)
     for name, source in files.items():
-        shutil.copy2(source, job / name)
-    shutil.copytree(submission_dir, job / "submission",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copyfile(source, job / name)
+    shutil.copytree(submission_dir, job / "submission", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
-def _run_job(job, count, limits, python):
-    with open(job / "stdout.txt", "wb") as stdout, open(job / "stderr.txt", "wb") as stderr:
+def _run_job(job, count, limits, python, identity):
+    # stdout and stderr go to unnamed files the worker cannot reach by any path;
+    # the file-size limit bounds them, and only their start (end) is read back.
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
-            [python, "-I", "-S", "-B", "-c", BOOTSTRAP, str(job / "worker.py"), NUMPY_HOME],
+            isolation.launch_command(python, job, NUMPY_HOME, identity),
             cwd=job / "submission",
             env=_clean_environment(job),
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
-            preexec_fn=lambda: _apply_limits(limits, count),
+            preexec_fn=isolation.child_limits(identity, cpu_seconds=int(limits.wall_seconds * count) + 5,
+                                              memory_bytes=limits.memory_bytes, file_bytes=limits.file_bytes,
+                                              processes=limits.processes),
         )
         try:
-            timed_out = _wait(process, job, count, limits.wall_seconds)
+            timed_out, offsets = _wait(process, job, count, limits.wall_seconds, stdout)
         finally:
-            _kill_group(process.pid)
+            isolation.end_processes(process.pid, identity)
             process.wait()
+        printed = _descriptor_output(stdout, offsets, count)
+        log = _tail(stderr)
+    replacements = _replacements(job)
     programs = []
     for index in range(count):
         reply = _read_reply(job / f"reply_{index}.json")
         if reply is None:
             break
-        programs.append((_read_arrays(job / f"outputs_{index}.npz"), reply))
-    result = WorkerResult("ok", programs, log=_tail(job / "stderr.txt"))
+        reply["printed"] = _merged_printed(reply["printed"], printed[index])
+        programs.append((_read_arrays(job / f"outputs_{index}.npz"), isolation.scrub(reply, replacements)))
+    result = WorkerResult("ok", programs, log=log)
     if len(programs) < count:
         result.status = "timeout" if timed_out else "crashed"
         result.problem = (f"it did not finish within {limits.wall_seconds:g} s" if timed_out
                           else _exit_problem(process.returncode))
+        result.printed = isolation.scrub(_merged_printed({"chars": 0, "head": ""}, printed[len(programs)]),
+                                         replacements)
     return result
 
 
-def _wait(process, job, count, seconds):
-    """Wait for the worker; True when one program ran longer than ``seconds`` (then stop waiting)."""
-    completed, program_started = 0, time.monotonic()
+def _replacements(job):
+    """(path, label) for every harness path a student might see, as given and as resolved (links followed)."""
+    labelled = [(job / "submission", "<your submission>"), (job, "<job>"), (job.parent, "<job>")]
+    labelled += [(Path(path), "<hidden>") for path in isolation.private_paths()]
+    pairs = {(str(form), label) for path, label in labelled for form in (path, path.resolve())}
+    return sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
+
+
+def _wait(process, job, count, seconds, stdout):
+    """Wait for the worker; (True when one program ran longer than ``seconds``, stdout size after each program)."""
+    completed, program_started, offsets = 0, time.monotonic(), []
     while True:
         try:
             process.wait(timeout=0.05)
-            return False
+            return False, offsets
         except subprocess.TimeoutExpired:
             pass
         while completed < count and (job / f"reply_{completed}.json").exists():
             completed, program_started = completed + 1, time.monotonic()
+            offsets.append(os.fstat(stdout.fileno()).st_size)
         if time.monotonic() - program_started > seconds:
-            return True
+            return True, offsets
 
 
 def _clean_environment(job):
     single_thread = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    return {"PATH": "/usr/bin:/bin", "HOME": str(job), "LANG": "C.UTF-8", **single_thread}
+    return {"PATH": "/usr/bin:/bin", "HOME": str(job), "TMPDIR": str(job), "LANG": "C.UTF-8", **single_thread}
 
 
-def _apply_limits(limits, count):
-    """Runs in the child between fork and exec."""
-    for kind, value in (
-        (resource.RLIMIT_CPU, int(limits.wall_seconds * count) + 5),
-        (resource.RLIMIT_AS, limits.memory_bytes),
-        (resource.RLIMIT_FSIZE, limits.file_bytes),
-        (resource.RLIMIT_NPROC, limits.processes),
-        (resource.RLIMIT_CORE, 0),
-    ):
-        _, hard = resource.getrlimit(kind)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(kind, (value, value if hard == resource.RLIM_INFINITY else hard))
+def _descriptor_output(file, offsets, count):
+    """What reached file descriptor 1, split by program (by the file's size as each program completed):
+    one (start of the text, number of bytes) per program, and one for the program that did not complete."""
+    size = os.fstat(file.fileno()).st_size
+    bounds = [min(offset, size) for offset in [0] + offsets[:count]] + [size] * (count + 1 - len(offsets[:count]))
+    pieces = []
+    for start, end in zip(bounds, bounds[1:]):
+        length = max(0, end - start)  # the worker may have truncated its stdout
+        file.seek(start)
+        pieces.append((file.read(min(length, SHOWN_PRINTED_CHARS)).decode(errors="replace"), length))
+    return pieces
 
 
-def _kill_group(pid):
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _merged_printed(printed, descriptor):
+    """A reply's ``printed`` (what print() wrote) followed by what went straight to file descriptor 1."""
+    text, size = descriptor
+    return {"chars": printed["chars"] + size, "head": (printed["head"] + text)[:SHOWN_PRINTED_CHARS]}
+
+
+def _tail(file, limit=LOG_BYTES):
+    size = os.fstat(file.fileno()).st_size
+    file.seek(max(0, size - limit))
+    return file.read().decode(errors="replace")
 
 
 def _exit_problem(returncode):
@@ -169,21 +209,29 @@ def _exit_problem(returncode):
     return f"the process ended without answering (exit code {returncode}); does your code call os._exit?"
 
 
-def _safe_regular_file(path, max_bytes):
-    """True for a regular file (not a link) of at most max_bytes: the worker controls its folder."""
+def _read_private_file(path, max_bytes):
+    """The bytes of a regular file with a single link (never followed, at most max_bytes), or None.
+
+    The worker owned the folder, but none of its processes is left to swap the file meanwhile.
+    """
     try:
-        info = os.lstat(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        return False
-    return path.is_file() and not path.is_symlink() and info.st_size <= max_bytes
+        return None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if info.st_mode & 0o170000 != 0o100000 or info.st_nlink != 1 or info.st_size > max_bytes:
+            return None
+        return file.read(max_bytes)
 
 
 def _read_reply(path):
     """A program's reply, reduced to the fields and types the harness reads (the worker is not trusted)."""
-    if not _safe_regular_file(path, MAX_REPLY_BYTES):
+    data = _read_private_file(path, MAX_REPLY_BYTES)
+    if data is None:
         return None
     try:
-        reply = json.loads(path.read_text())
+        reply = json.loads(data.decode())
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(reply, dict):
@@ -194,7 +242,8 @@ def _read_reply(path):
         "status": "ok" if reply.get("status") == "ok" else "error",
         "outputs": _typed(reply.get("outputs"), dict),
         "warnings": [str(item) for item in _typed(reply.get("warnings"), list)],
-        "printed": {"chars": printed.get("chars") if isinstance(printed.get("chars"), int) else 0},
+        "printed": {"chars": max(printed.get("chars") if isinstance(printed.get("chars"), int) else 0, 0),
+                    "head": str(printed.get("head", ""))[:SHOWN_PRINTED_CHARS]},
         "seconds": reply.get("seconds") if isinstance(reply.get("seconds"), (int, float)) else 0.0,
         "error": {
             "where": str(error.get("where", "")),
@@ -211,23 +260,15 @@ def _typed(value, kind):
 
 
 def _read_arrays(path):
-    if not _safe_regular_file(path, MAX_OUTPUT_BYTES):
+    data = _read_private_file(path, MAX_OUTPUT_BYTES)
+    if data is None:
         return {}
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if sum(member.file_size for member in archive.infolist()) > MAX_OUTPUT_BYTES:
                 return {}
-        with np.load(path, allow_pickle=False) as archive:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except Exception:  # any malformed file the worker may have left: treated as no outputs
+    except Exception:  # any malformed file the worker may have left, pickles included: no outputs
         return {}
     return {key: value for key, value in arrays.items() if value.dtype.kind in "biuf"}
-
-
-def _tail(path, limit=4000):
-    try:
-        with open(path, "rb") as file:
-            file.seek(max(0, os.path.getsize(path) - limit))
-            return file.read().decode(errors="replace")
-    except OSError:
-        return ""

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 MAX_TEXT = 600
+MAX_PRINTED = 4000
 MAX_WARNINGS = 5
 MAX_FRAMES = 8
 
@@ -56,17 +57,21 @@ class ProgramError(Exception):
 
 
 class CountingWriter(io.TextIOBase):
-    """Stands in for stdout/stderr: counts what the student's code prints and drops it."""
+    """Stands in for stdout/stderr: counts what the student's code prints and keeps only its start."""
 
     def __init__(self):
         self.size = 0
+        self.head = ""
 
     def writable(self):
         return True
 
     def write(self, text):
-        self.size += len(str(text))
-        return len(str(text))
+        text = str(text)
+        if len(self.head) < MAX_PRINTED:
+            self.head += text[:MAX_PRINTED - len(self.head)]
+        self.size += len(text)
+        return len(text)
 
 
 class Job:
@@ -386,7 +391,7 @@ def main(job_dir):
             arrays, reply = run_program(job, program)
         finally:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        reply["printed"] = {"chars": printed.size}
+        reply["printed"] = {"chars": printed.size, "head": printed.head}
         write_atomically(job_dir / f"outputs_{index}.npz", lambda file, arrays=arrays: np.savez(file, **arrays))
         # The reply comes last: its presence tells the sandbox the program is complete.
         body = json.dumps(reply, default=str).encode()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograder import layout
+from autograder import isolation, layout
 from autograder.harness.accuracy import grade_checkpoint, load_heldout
 from autograder.harness.collect import collect_submission
 from autograder.harness.judge import Judge, Verdict
@@ -88,13 +88,23 @@ def verdict_from_error(error):
 def judged(test, arrays, reply, context):
     """The Verdict of one program the worker completed."""
     if reply.get("status") != "ok":
-        return verdict_from_error(reply.get("error") or {})
+        return with_printed(verdict_from_error(reply.get("error") or {}), reply.get("printed") or {}, test)
     inputs, expected = context.fixtures[test.id]
     verdict = Judge(arrays, reply.get("outputs"), expected, inputs, context.reference).run(test.checks)
     verdict.notes += [str(note) for note in reply.get("warnings", [])]
-    printed = (reply.get("printed") or {}).get("chars", 0)
-    if printed:
-        verdict.notes.append(f"your code printed {printed} characters (not shown)")
+    return with_printed(verdict, reply.get("printed") or {}, test)
+
+
+def with_printed(verdict, printed, test):
+    """What the student's code printed, after the feedback of a visible test (its start, paths replaced)."""
+    chars, head = printed.get("chars", 0), printed.get("head", "")
+    if not chars:
+        return verdict
+    if test.visibility != "visible":
+        verdict.notes.append(f"your code printed {chars} characters (not shown)")
+        return verdict
+    cut = f"; the first {len(head)} are shown" if len(head) < chars else ""
+    verdict.lines += ["", f"Your code printed {chars} characters{cut}:", head]
     return verdict
 
 
@@ -116,7 +126,8 @@ def run_function_tests(tests, context, tests_left):
                             limits)
         verdicts += [judged(test, arrays, reply, context) for test, (arrays, reply) in zip(batch, result.programs)]
         if result.status != "ok":
-            verdicts.append(worker_failure(result, batch[len(result.programs)]))
+            failed = batch[len(result.programs)]
+            verdicts.append(with_printed(worker_failure(result, failed), result.printed, failed))
     return verdicts
 
 
@@ -130,10 +141,10 @@ def run_accuracy_test(test, context, tests_left):
         result = run_worker({"programs": [body]}, [{"X": images}], context.collection.overlay,
                             context.limits([test], tests_left), files={"checkpoint.npz": path})
         if result.status != "ok":
-            return None, worker_failure(result, test)
+            return None, with_printed(worker_failure(result, test), result.printed, test)
         arrays, reply = result.programs[0]
         if reply.get("status") != "ok":
-            return None, verdict_from_error(reply.get("error") or {})
+            return None, with_printed(verdict_from_error(reply.get("error") or {}), reply.get("printed") or {}, test)
         scores = arrays.get("scores")
         if scores is None:
             return None, Verdict(0.0, ["your model's class_scores returned no numeric array"])
@@ -166,6 +177,7 @@ def grade(root, only=()):
     ``only``: test numbers or function keys to run (all when empty).
     """
     root = layout.Root(root)
+    isolation.protect(root.root, root.source, root.results.parent, root.submission)
     manifest = json.loads((root.source / layout.MANIFEST).read_text())
     planned = plan_tests(manifest)
     report = Report(root.results, planned, manifest["title"])
@@ -189,6 +201,7 @@ def peak_memory_line():
 
 
 def run_tests(root, manifest, planned, report, only):
+    isolation.prepare_grading()
     deadline = time.monotonic() + manifest["time_budget"]
     with tempfile.TemporaryDirectory(prefix="grading-") as work:
         collection = collect_submission(root.submission, root.source / layout.STUBS, work,

@@ -18,3 +18,7 @@ fi
 # without them course_lib falls back to its pure-NumPy path (slower, same results).
 cd "$SOURCE"
 "$PYTHON" -m autograder.harness.prepare "$SOURCE"
+
+# The unprivileged user that runs student code (created when running as root, as
+# Gradescope does), and the autograder's files out of its reach.
+"$PYTHON" -m autograder.isolation setup "$SOURCE"

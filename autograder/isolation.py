@@ -1,0 +1,406 @@
+"""Keeping student code away from the autograder: an unprivileged user, resource limits, private files.
+
+The grading process (``autograder.sandbox``, ``autograder.harness``) uses the
+first half: it decides who workers run as (``sandbox_identity``), makes the
+autograder's folders private (``protect``), hands each job folder to the
+workers' user, sets the limits of each worker, runs workers one at a time per
+user, and afterwards ends every process the worker left and removes what it
+left in the temp folders.
+
+The second half is the worker's first code: the sandbox starts ``python -I -S
+-B isolation.py launch JOB NUMPY_HOME [UID GID]`` as root, and this file drops
+to the workers' user for good, then runs ``JOB/worker.py``. Dropping inside
+the interpreter lets the worker use a Python installed where that user cannot
+reach (e.g. under ``/root``): those import folders are reopened through a
+directory descriptor taken before the drop, which grants nothing beyond
+reading that installation.
+
+Full isolation needs root, which Gradescope gives: workers run as the user
+``grader-student`` (created by setup.sh, or here on first use), which can
+read its job folder and the Python installation, and nothing of the
+autograder. Without root, or with ``GRADER_ISOLATION=reduced``, workers run as
+the grading user with the same limits; they could read the autograder's
+files, and the log says so.
+"""
+import os
+import re
+import stat
+import sys
+from collections import namedtuple
+from contextlib import contextmanager
+
+SANDBOX_USER = "grader-student"
+USER_VARIABLE = "GRADER_USER"  # another name for the workers' user
+MODE_VARIABLE = "GRADER_ISOLATION"  # "reduced": no user switch even as root (to test the fallback)
+PRIVATE = 0o700
+LOCK_PATH = "/run/grader-sandbox.lock"
+TEMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+
+
+class IsolationError(RuntimeError):
+    """The workers' user cannot be set up; the message says what to fix."""
+
+
+Identity = namedtuple("Identity", "name uid gid")  # the unprivileged user workers run as
+
+
+# The grading process ----------------------------------------------------------
+
+_chosen = []
+
+
+def log(message):
+    """One line for the autograder log (run_autograder's output, seen by instructors only)."""
+    print(f"[isolation] {message}", file=sys.stderr, flush=True)
+
+
+def sandbox_identity():
+    """The Identity workers run as, or None when isolation is reduced; decided once per process."""
+    if not _chosen:
+        _chosen.append(_choose_identity())
+    return _chosen[0]
+
+
+def _choose_identity():
+    if os.environ.get(MODE_VARIABLE) == "reduced":
+        reason = f"{MODE_VARIABLE}=reduced is set"
+    elif os.geteuid() != 0:
+        reason = "the autograder is not running as root"
+    else:
+        identity = ensure_user(os.environ.get(USER_VARIABLE) or SANDBOX_USER)
+        log(f"student code runs as the unprivileged user {identity.name} (uid {identity.uid}); "
+            "the autograder's files are out of its reach")
+        return identity
+    log(f"ISOLATION IS REDUCED: {reason}, so student code runs as the grading user (uid {os.getuid()}) "
+        "with resource limits only; it can read the autograder's files. Run as root, as Gradescope does, "
+        "for full isolation.")
+    return None
+
+
+def ensure_user(name):
+    """The Identity of user ``name``, created (system user, no home, no login) when missing; needs root."""
+    import pwd
+
+    if not USER_NAME.fullmatch(name):
+        raise IsolationError(f"{name!r} is not a valid user name for the workers (set by {USER_VARIABLE})")
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        entry = None
+    if entry is None:
+        _create_user(name)
+        entry = pwd.getpwnam(name)
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        raise IsolationError(f"the workers' user {name} must be unprivileged, but it has uid {entry.pw_uid} "
+                             f"and gid {entry.pw_gid}")
+    return Identity(name, entry.pw_uid, entry.pw_gid)
+
+
+def _create_user(name):
+    import subprocess
+
+    command = ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+               "--shell", "/usr/sbin/nologin", *_group_option(name), name]
+    try:
+        completed = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except OSError as error:
+        raise IsolationError(f"cannot create the workers' user {name}: {error}") from None
+    if completed.returncode != 0:
+        raise IsolationError(f"cannot create the workers' user {name}: {completed.stdout.strip()}")
+    log(f"created the workers' user {name}")
+
+
+def _group_option(name):
+    import grp
+
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return ["--user-group"]
+    return ["--gid", name]
+
+
+_private = []
+
+
+def private_paths():
+    """The folders made private so far, longest first: never shown to students (see scrub)."""
+    return sorted(_private, key=len, reverse=True)
+
+
+def protect(*paths):
+    """Make folders (and files) private to their owner: the autograder's source, results and uploads."""
+    for path in paths:
+        path = os.path.abspath(path)
+        if path not in _private:
+            _private.append(path)
+        try:
+            if os.path.lexists(path) and not os.path.islink(path):
+                os.chmod(path, PRIVATE)
+        except OSError as error:
+            log(f"could not make {path} private: {error}")
+
+
+def prepare_grading():
+    """Start of a grading run: the workers' user is settled, and their orphaned processes come back to us.
+
+    Raises IsolationError when that user cannot be used.
+    """
+    if sandbox_identity() is not None:
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _prctl(option, value):
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def hand_over(job, identity):
+    """Give the worker's user its job folder (private to it); nothing to do when isolation is reduced."""
+    if identity is None:
+        return
+    for folder, subfolders, names in os.walk(job):
+        for name in subfolders + names:
+            os.lchown(os.path.join(folder, name), identity.uid, identity.gid)
+    os.chown(job, identity.uid, identity.gid)
+    os.chmod(job, PRIVATE)
+
+
+def launch_command(python, job, numpy_home, identity):
+    """The worker's command line: ``python`` without site-packages runs this file (which stays out of
+    the worker's reach), then ``job``/worker.py."""
+    command = [str(python), "-I", "-S", "-B", os.path.abspath(__file__), "launch", str(job), numpy_home]
+    return command + ([str(identity.uid), str(identity.gid)] if identity is not None else [])
+
+
+def child_limits(identity, cpu_seconds, memory_bytes, file_bytes, processes):
+    """A preexec function setting a worker's resource limits (computed here, applied in the child).
+
+    The process limit counts every process of the user: with a dedicated user
+    it bounds the worker alone; otherwise the grading user's current processes
+    are added so that the worker can still start (and root ignores it).
+    """
+    import resource
+
+    if identity is None and os.getuid() != 0:
+        processes += len(processes_of(os.getuid()))
+    wanted = ((resource.RLIMIT_CPU, cpu_seconds), (resource.RLIMIT_AS, memory_bytes),
+              (resource.RLIMIT_FSIZE, file_bytes), (resource.RLIMIT_NPROC, processes), (resource.RLIMIT_CORE, 0))
+    settings = []
+    for kind, value in wanted:
+        _, hard = resource.getrlimit(kind)
+        settings.append((kind, int(value if hard == resource.RLIM_INFINITY else min(value, hard))))
+
+    def apply():
+        for kind, value in settings:
+            resource.setrlimit(kind, (value, value))
+    return apply
+
+
+@contextmanager
+def serialized(identity):
+    """The workers' user is ours alone meanwhile, across grading processes (nothing to do when reduced)."""
+    if identity is None:
+        yield
+        return
+    import fcntl
+
+    try:
+        lock = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        log(f"workers are not serialized ({LOCK_PATH}: {error}); run one grading at a time")
+        yield
+        return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)  # which releases the lock
+
+
+def processes_of(uid):
+    """{pid: (state, parent pid)} of every process whose real user is ``uid``."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields["Uid"].split()[0]) == uid:
+            found[int(name)] = (fields["State"].split()[0], int(fields["PPid"]))
+    return found
+
+
+def end_processes(leader, identity, attempts=200):
+    """Kill the worker's process group and, with a dedicated user, every process of that user
+    (processes that left the group cannot be told apart from the grader's own when isolation is reduced)."""
+    import signal
+    import time
+
+    try:
+        os.killpg(leader, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if identity is None:
+        return
+    for _ in range(attempts):
+        found = processes_of(identity.uid)
+        _reap_zombies(found)
+        living = [pid for pid, (state, _) in found.items() if state != "Z"]
+        if not living:
+            return
+        _kill_all_as(identity)
+        time.sleep(0.01)
+    log(f"processes of {identity.name} survived every attempt to end them: {sorted(living)}")
+
+
+def _kill_all_as(identity):
+    """kill(-1, SIGKILL) as the worker's user: every process of that user, however it detached itself."""
+    import signal
+
+    pid = os.fork()
+    if pid == 0:  # the child does nothing but switch user and signal
+        try:
+            os.setgroups([])
+            os.setgid(identity.gid)
+            os.setuid(identity.uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _reap_zombies(found):
+    """Collect the exit status of dead processes (of ``processes_of``) handed to us as their subreaper."""
+    me = os.getpid()
+    for pid, (state, parent) in found.items():
+        if state == "Z" and parent == me:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+def remove_leftovers(identity):
+    """Delete what the worker's user left at the top of the temp folders, so the next worker starts clean."""
+    if identity is None:
+        return
+    import shutil
+    import tempfile
+
+    for folder in sorted({tempfile.gettempdir(), *TEMP_FOLDERS}):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != identity.uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+            except OSError as error:
+                log(f"could not remove {entry.path}, left by {identity.name}: {error}")
+
+
+def scrub(value, replacements):
+    """``value`` (str, or dicts/lists of them) with each path in ``replacements`` replaced by its label."""
+    if isinstance(value, str):
+        for path, label in replacements:
+            value = value.replace(path, label)
+        return value
+    if isinstance(value, dict):
+        return {scrub(key, replacements): scrub(item, replacements) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, replacements) for item in value]
+    return value
+
+
+# The worker side: runs as root for a moment, then as the worker's user -------------
+
+_descriptors = {}
+
+
+def reopened(path):
+    """``path``, or the same folder through a descriptor when the worker's user could not walk to it.
+
+    The descriptor is taken on the first folder below the last one that others
+    cannot cross (e.g. ``/root/.pyenv`` for a Python under ``/root``), so the
+    worker gains nothing but that folder's own (world-readable) contents.
+    """
+    if not os.path.isabs(path) or not os.path.isdir(path):
+        return path
+    parts = [part for part in path.split(os.sep) if part]
+    above = [os.sep + os.sep.join(parts[:depth]) for depth in range(len(parts))]
+    closed = [depth for depth, folder in enumerate(above) if not os.stat(folder).st_mode & stat.S_IXOTH]
+    if not closed:
+        return path
+    anchor = os.sep + os.sep.join(parts[:closed[-1] + 1])
+    if anchor not in _descriptors:
+        _descriptors[anchor] = os.open(anchor, os.O_RDONLY | os.O_DIRECTORY)
+    return os.path.join(f"/proc/self/fd/{_descriptors[anchor]}", *parts[closed[-1] + 1:])
+
+
+def reopen_import_paths():
+    """Point sys.path and loaded packages' __path__ at folders the worker's user can still reach."""
+    sys.path[:] = [reopened(entry) for entry in sys.path]
+    for module in list(sys.modules.values()):
+        search = getattr(module, "__path__", None)
+        if isinstance(search, list):
+            search[:] = [reopened(entry) for entry in search]
+    sys.path_importer_cache.clear()
+
+
+def drop_privileges(uid, gid):
+    """Become ``uid``/``gid`` for good, with no supplementary groups and no way to gain privileges back."""
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return
+    raise IsolationError("root privileges could be regained after dropping them")
+
+
+def launch(job, numpy_home, uid=None, gid=None):
+    """Run ``job``/worker.py as the worker, with numpy importable, after dropping to ``uid``/``gid`` when given."""
+    import runpy
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [entry for entry in sys.path if entry != here] + [numpy_home]
+    if uid is not None:
+        reopen_import_paths()
+        drop_privileges(int(uid), int(gid))
+    os.umask(0o077)
+    runpy.run_path(os.path.join(job, "worker.py"), run_name="__main__")
+
+
+def main(argv):
+    """``launch JOB NUMPY_HOME [UID GID]`` (the worker) or ``setup SOURCE`` (setup.sh: the user, private files)."""
+    if len(argv) in (3, 5) and argv[0] == "launch":
+        launch(*argv[1:])
+        return 0
+    if len(argv) == 2 and argv[0] == "setup":
+        sandbox_identity()
+        protect(argv[1])
+        return 0
+    print("usage: isolation.py launch JOB NUMPY_HOME [UID GID] | setup SOURCE", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

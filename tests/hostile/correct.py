@@ -1,0 +1,3 @@
+"""The reference submission itself, graded among the hostile ones: full marks, nothing marked."""
+
+RAN = False
