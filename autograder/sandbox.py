@@ -54,7 +54,9 @@ class Limits:
     """
 
     wall_seconds: float = 60.0
-    memory_bytes: int = 1 << 30
+    # Address space, not resident memory; leaves room for the grading process inside
+    # Gradescope's default 768 MB container, so a memory hog fails in its worker.
+    memory_bytes: int = 512 << 20
     file_bytes: int = 16 << 20
     processes: int = 32
 
