@@ -124,6 +124,12 @@ def reference(args):
     return 0
 
 
+def fidelity(args):
+    from course_tools.fidelity import main as fidelity_main
+
+    return fidelity_main(args.arguments)
+
+
 def data(args):
     if args.data_command == "fetch":
         from course_lib.fetch import main as fetch_main
@@ -162,6 +168,12 @@ def parser():
     reference_cmd.add_argument("destination", metavar="FOLDER")
     reference_cmd.add_argument("--zip", metavar="PATH", help="autograder zip (default: dist/ASSIGNMENT-autograder.zip)")
     reference_cmd.set_defaults(run=reference)
+
+    fidelity_cmd = commands.add_parser(
+        "fidelity", help="grade the corpus of wrong and correct variants and write a report",
+        description="Arguments go to python -m course_tools.fidelity: [ASSIGNMENT ...] --report PATH [--jobs N]")
+    fidelity_cmd.add_argument("arguments", nargs=argparse.REMAINDER)
+    fidelity_cmd.set_defaults(run=fidelity)
 
     data_cmd = commands.add_parser("data", help="fetch datasets or write the offline stand-in")
     data_sub = data_cmd.add_subparsers(dest="data_command", required=True)

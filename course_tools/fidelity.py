@@ -22,6 +22,7 @@ keep them passing).
 """
 import argparse
 import ast
+import json
 import os
 import re
 import shutil
@@ -33,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course_tools.manifest import load_manifest
+from course_tools.manifest import UnknownNameError, load_manifest, split_function_key
 from course_tools.regions import find_regions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -251,7 +252,7 @@ def variant_problems(variant, lib_root, manifest, regions):
 # Judging a graded variant ------------------------------------------------------------
 
 
-def test_function(test):
+def function_of(test):
     """The manifest key a results.json test belongs to."""
     extra = test.get("extra_data") or {}
     if extra.get("function"):
@@ -264,30 +265,35 @@ def lost_points(test):
 
 
 def failure_lines(output):
-    """The feedback lines of a failing test that report a problem (not the 'ok' items)."""
-    return [line.strip() for line in output.splitlines() if line.strip() and ": ok" not in line]
+    """The check lines of a failing test's feedback that report a problem.
+
+    Check lines come first; a blank line separates them from warnings and
+    prerequisite notes, which name functions rather than outputs.
+    """
+    lines = output.strip().split("\n\n")[0].splitlines()
+    return [line.strip() for line in lines if line.strip() and ": ok" not in line]
 
 
 def mentions(lines, word):
-    """Whether ``word`` appears in ``lines`` as a whole name (``dx`` is not in ``dx_test``)."""
-    pattern = re.compile(rf"(?<![\w]){re.escape(word)}(?![\w])")
+    """Whether ``word`` appears in ``lines`` as a whole name (``dx`` is not in ``dx_test`` or ``layers.dx``)."""
+    pattern = re.compile(rf"(?<![\w.]){re.escape(word)}(?![\w])")
     return any(pattern.search(line) for line in lines)
 
 
 def own_failures(variant, tests):
     """The failing tests of the functions the variant patches."""
-    return [t for t in tests if lost_points(t) and test_function(t) in variant.functions]
+    return [t for t in tests if lost_points(t) and function_of(t) in variant.functions]
 
 
 def missed_functions(variant, tests):
     """The functions a wrong variant breaks whose tests all pass anyway (the bug survives)."""
-    failing = {test_function(t) for t in own_failures(variant, tests)}
+    failing = {function_of(t) for t in own_failures(variant, tests)}
     return [key for key in variant.functions if key not in failing]
 
 
 def collateral_failures(variant, tests):
     """Failing tests of other functions whose feedback does not name a patched function."""
-    return [t for t in tests if lost_points(t) and test_function(t) not in variant.functions
+    return [t for t in tests if lost_points(t) and function_of(t) not in variant.functions
             and not any(key in t["output"] for key in variant.functions)]
 
 
@@ -318,24 +324,81 @@ def judge(variant, tests):
 # Grading -----------------------------------------------------------------------------
 
 
-def affected_functions(keys, planned):
-    """``keys`` plus every function with a test that relies, directly or not, on one of them."""
-    affected = set(keys)
-    grew = True
-    while grew:
-        grew = False
+def qualnames(variant):
+    """The qualified names (without region tags) of the functions a variant patches."""
+    return {split_function_key(key)[0] for key in variant.functions}
+
+
+def relevant_numbers(variant, planned, traced):
+    """The tests that can see the variant's patch: those of its functions and those whose program
+    executes one of them on the reference.
+
+    ``traced`` maps a test number to the functions its program executes on the
+    reference (see traced_functions). A test that never enters a patched
+    function runs the variant exactly as it runs the reference, so it keeps
+    the reference's full marks and need not run.
+    """
+    patched = qualnames(variant)
+    return [item.number for item in planned
+            if item.test.function in variant.functions or patched & set(traced.get(item.number, ()))]
+
+
+def traced_functions(zip_path, work_dir):
+    """{test number: course_lib functions (``module.Qualname``) its program executes on the reference}.
+
+    Runs every hidden test's program of the zip once, in a separate process
+    (the programs seed NumPy's global generator), without its numerical
+    gradients (they re-run the same calls).
+    """
+    out_path = Path(work_dir) / f"traced-{Path(zip_path).stem}.json"
+    code = "import sys; from course_tools.fidelity import write_traced_functions as w; w(sys.argv[1], sys.argv[2])"
+    subprocess.run([sys.executable, "-c", code, str(zip_path), str(out_path)], check=True, cwd=REPO_ROOT,
+                   stdout=subprocess.DEVNULL)
+    return json.loads(out_path.read_text())
+
+
+def qualname_in_library(code, lib_root):
+    """``classifiers.fc_net.TwoLayerNet.loss`` for the code object of that method under lib_root."""
+    module = module_of(Path(code.co_filename).relative_to(lib_root)).removeprefix("course_lib.")
+    return f"{module}.{code.co_qualname}"
+
+
+def write_traced_functions(zip_path, out_path):
+    """The body of traced_functions, run in its own process."""
+    import contextlib
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from autograder import layout, worker
+    from autograder.suites import plan_tests
+
+    with zipfile.ZipFile(zip_path) as archive:
+        planned = plan_tests(json.loads(archive.read(layout.MANIFEST)))
+        with np.load(io.BytesIO(archive.read(layout.FIXTURES)), allow_pickle=False) as fixtures:
+            inputs = {}
+            for key in fixtures.files:
+                test_id, part, name = layout.split_fixture_key(key)
+                if part == "in":
+                    inputs.setdefault(test_id, {})[name] = fixtures[key]
+    lib_root = REPO_ROOT / "course_lib"
+    traced = {}
+    with tempfile.TemporaryDirectory() as job_dir, contextlib.redirect_stdout(io.StringIO()):
+        job = worker.Job(job_dir, REPO_ROOT)
         for item in planned:
-            test = item.test
-            if test.function not in affected and affected & set(test.requires):
-                affected.add(test.function)
-                grew = True
-    return affected
-
-
-def relevant_numbers(variant, planned):
-    """Numbers of the tests that can see the variant's patch: its functions' and their dependents'."""
-    affected = affected_functions(variant.functions, planned)
-    return [item.number for item in planned if item.test.function in affected]
+            if item.test.kind == "accuracy":
+                continue
+            job.inputs = inputs.get(item.test.id, {})
+            codes = set()
+            sys.setprofile(lambda frame, event, arg, codes=codes: codes.add(frame.f_code) if event == "call" else None)
+            try:
+                worker.run_program(job, {key: value for key, value in item.test.program.items() if key != "numeric"})
+            finally:
+                sys.setprofile(None)
+            traced[item.number] = sorted({qualname_in_library(code, lib_root) for code in codes
+                                          if lib_root in Path(code.co_filename).parents})
+    Path(out_path).write_text(json.dumps(traced, indent=1))
 
 
 @dataclass
@@ -368,10 +431,10 @@ class AssignmentGrader:
         self.zip_path = Path(zip_path) if zip_path else None
         self.reference = None
         self.planned = None
+        self.traced = None
 
     def prepare(self):
         """Build the zip (unless one was given) and the reference submission with its checkpoints."""
-        import json
         import zipfile
 
         from autograder import build_autograder_zip, layout
@@ -386,6 +449,7 @@ class AssignmentGrader:
                                                  seed=seed, release_dir=stubs)
         with zipfile.ZipFile(self.zip_path) as archive:
             self.planned = plan_tests(json.loads(archive.read(layout.MANIFEST)))
+        self.traced = traced_functions(self.zip_path, self.work_dir)
         self.reference = write_reference_submission(self.zip_path, self.work_dir / "reference")
         return self
 
@@ -402,7 +466,7 @@ class AssignmentGrader:
         """Grade one variant; ``restrict`` runs only the tests that can see its patch."""
         from autograder import grade_submission
 
-        numbers = relevant_numbers(variant, self.planned) if restrict else []
+        numbers = relevant_numbers(variant, self.planned, self.traced) if restrict else []
         folder = self.submission(variant)
         results = grade_submission(self.assignment, folder, self.zip_path, only=numbers)
         shutil.rmtree(folder)
@@ -652,10 +716,13 @@ def main(argv=None):
     import time
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    variants = load_corpus(args.assignments or None)
-    problems = check_corpus(variants)
-    if problems:
-        raise CorpusError(problems)
+    try:
+        variants = load_corpus(args.assignments or None)
+        problems = check_corpus(variants)
+        if problems:
+            raise CorpusError(problems)
+    except (UnknownNameError, CorpusError) as error:
+        raise SystemExit(f"fidelity: {error}") from None
     ensure_data()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fidelity-") as work:

@@ -39,7 +39,14 @@ def pool_inputs(rng):
 
 
 def pool_gradient_inputs(rng):
-    return {"x": draw.distinct(rng, 2, 2, 4, 4), "dout": draw.normal(rng, 2, 2, 2, 2)}
+    # 2 x 2 windows at stride 1 overlap: an element that is the maximum of several windows
+    # collects the gradient of each of them.
+    return {"x": draw.distinct(rng, 2, 2, 4, 4), "dout": draw.normal(rng, 2, 2, 3, 3)}
+
+
+def pool_tie_inputs(rng):
+    # Three distinct values only: most windows hold their maximum more than once.
+    return {"x": rng.integers(0, 3, size=(2, 2, 4, 4)).astype(np.float64), "dout": draw.normal(rng, 2, 2, 2, 2)}
 
 
 def spatial_batchnorm_inputs(rng):
@@ -89,7 +96,12 @@ TESTS = [
                   call("conv_layers.max_pool_forward_naive", inp("x"), pool_param(3, 2, 1))],
                  {"out_2x2_stride2": res(0, 0), "out_3x2_stride1": res(1, 0)}),
     layer_gradient_test("conv_layers.max_pool_backward_naive", "conv_layers.max_pool_forward_naive",
-                        pool_gradient_inputs, [inp("x"), pool_param(2, 2, 2)], {"dx": ("x", 0)}),
+                        pool_gradient_inputs, [inp("x"), pool_param(2, 2, 1)], {"dx": ("x", 0)}),
+    forward_test("conv_layers.max_pool_backward_naive", pool_tie_inputs,
+                 [call("conv_layers.max_pool_forward_naive", inp("x"), pool_param(2, 2, 2)),
+                  call("conv_layers.max_pool_backward_naive", inp("dout"), res(0, 1))],
+                 {"dx": res(1)}, label="repeated maxima: only the first takes the gradient",
+                 requires=("conv_layers.max_pool_forward_naive",)),
     forward_test("conv_layers.spatial_batchnorm_forward", spatial_batchnorm_inputs,
                  [call("conv_layers.spatial_batchnorm_forward", *SPATIAL_ARGS)],
                  {"out": res(0, 0), "running_mean": arg(0, 3, "running_mean"),

@@ -175,7 +175,9 @@ OPTIMIZER_TESTS = [
                      ["velocity"]),
     update_rule_test("sgd_nesterov_momentum",
                      {"learning_rate": 1e-2, "momentum": 0.8, "velocity": inp("velocity")}, ["velocity"]),
-    update_rule_test("rmsprop", {"learning_rate": 1e-2, "decay_rate": 0.95, "a": inp("a")}, ["a"], tol=1e-6),
+    # An epsilon this large makes sqrt(a) + epsilon and sqrt(a + epsilon) differ beyond the tolerance.
+    update_rule_test("rmsprop", {"learning_rate": 1e-2, "decay_rate": 0.95, "epsilon": 1e-2, "a": inp("a")},
+                     ["a"], tol=1e-6),
     update_rule_test("adam", {"learning_rate": 1e-2, "v": inp("v"), "a": inp("a"), "t": 5},
                      ["v", "a", "t"], tol=1e-6),
 ]
@@ -209,6 +211,13 @@ def train_history_rule(outputs, expected, inputs, reference):
         return False, f"loss_history must hold one loss per iteration ({TRAIN_SETTINGS['num_iters']})"
     if not np.all(np.isfinite(losses)) or losses[-10:].mean() > 0.5 * losses[:10].mean():
         return False, "the loss did not decrease by half over training on an easy problem"
+    return True, ""
+
+
+def every_parameter_trained_rule(outputs, expected, inputs, reference):
+    frozen = [name for name in ("b1", "b2") if not np.any(outputs.get(f"params/{name}", np.zeros(1)) != 0)]
+    if frozen:
+        return False, f"{', '.join(frozen)} never moved from its initial zeros: update every parameter"
     return True, ""
 
 
@@ -253,7 +262,8 @@ NEURAL_NET_TESTS = [
                 {"stats": res(1), "params": res(0, "params")}, seed=0),
         [Check("custom", rule=train_history_rule, label="loss_history"),
          Check("custom", rule=train_epochs_rule, label="accuracy histories"),
-         Check("custom", rule=train_result_rule, label="trained weights")],
+         Check("custom", rule=train_result_rule, label="trained weights"),
+         Check("custom", rule=every_parameter_trained_rule, label="every parameter trained")],
         requires=(f"{TWO_LAYER}.loss", f"{TWO_LAYER}.predict"),
     ),
 ]

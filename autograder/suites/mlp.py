@@ -188,17 +188,31 @@ def net_weights(shapes, input_shape):
     return make
 
 
+def dropout_active_rule(outputs, expected, inputs, reference):
+    if np.allclose(outputs["train"], outputs["test"]):
+        return False, "training-mode scores equal test-mode scores with keep_prob 0.5: do the dropout layers get keep_prob?"
+    return True, ""
+
+
 def net_tests(name, statistics_kwargs, forward_kwargs, shapes, input_shape):
     key, model = f"mlp.nets.{name}.__init__", f"mlp.nets.{name}"
     weights = {f"{layer}_{kind}": inp(f"{layer}_{kind}") for layer in shapes for kind in "wb"}
-    return [
+    built = [call(model, **forward_kwargs), method(res(0, "net"), "load", weights)]
+    # DropoutNet and TinyNet pass their inputs through dropout layers, in test mode too.
+    layers = ("flatten", "fc", "leaky_relu") + (("dropout",) if name in ("DropoutNet", "TinyNet") else ())
+    needs = tuple(f"{LAYERS}.{layer}.forward" for layer in layers)
+    tests = [
         init_test(key, model, statistics_kwargs, params_path=("net", "params")),
-        forward_test(key, net_weights(shapes, input_shape),
-                     [call(model, **forward_kwargs), method(res(0, "net"), "load", weights),
-                      method(res(0), "forward", inp("x"), False)],
-                     {"scores": res(2)}, label="test-mode scores with given weights",
-                     requires=tuple(f"{LAYERS}.{layer}.forward" for layer in ("flatten", "fc", "leaky_relu"))),
+        forward_test(key, net_weights(shapes, input_shape), built + [method(res(0), "forward", inp("x"), False)],
+                     {"scores": res(2)}, label="test-mode scores with given weights", requires=needs),
     ]
+    if forward_kwargs.get("keep_prob"):
+        tests.append(behaviour_test(
+            key, "dropout is active in training", net_weights(shapes, input_shape),
+            program(built + [method(res(0), "forward", inp("x"), True, 7), method(res(0), "forward", inp("x"), False)],
+                    {"train": res(2), "test": res(3)}),
+            [Check("custom", rule=dropout_active_rule, label="training-mode scores")], requires=needs))
+    return tests
 
 
 NET_TESTS = [test for name, settings in NETS.items() for test in net_tests(name, *settings)]
@@ -209,7 +223,8 @@ NET_TESTS = [test for name, settings in NETS.items() for test in net_tests(name,
 OPTIMIZERS = {
     # class: (constructor kwargs, state dicts given initial values, scalar state read back)
     "SGDM": ({"lr": 1e-2, "momentum": 0.9}, ("velocity",), ()),
-    "RMSProp": ({"lr": 1e-2, "decay": 0.95, "eps": 1e-8}, ("cache",), ()),
+    # eps large enough that sqrt(cache) + eps and sqrt(cache + eps) differ beyond the tolerance.
+    "RMSProp": ({"lr": 1e-2, "decay": 0.95, "eps": 1e-2}, ("cache",), ()),
     "Adam": ({"lr": 1e-2, "beta1": 0.9, "beta2": 0.999, "t": 5, "eps": 1e-8}, ("mt", "vt"), ("t",)),
 }
 PARAMS = ("fc1_w", "fc1_b")
@@ -289,6 +304,27 @@ def best_params_rule(outputs, expected, inputs, reference):
     return True, ""
 
 
+TRAINED = ("fc1_w", "fc1_b", "fc2_w", "fc2_b")
+
+
+def same_parameters(outputs, prefix):
+    return all(np.array_equal(outputs[f"opt_params/{name}"], outputs[f"{prefix}{name}"]) for name in TRAINED)
+
+
+def earliest_best_rule(outputs, expected, inputs, reference):
+    history = outputs["val_acc_hist"]
+    if int(np.argmax(history)) < len(history) - 1 and same_parameters(outputs, "last/param/"):
+        return False, ("opt_params are the last epoch's parameters; keep those of the epoch with the best "
+                       "validation accuracy (the earliest one on ties)")
+    return True, ""
+
+
+def copied_rule(outputs, expected, inputs, reference):
+    if same_parameters(outputs, "after/"):
+        return False, "opt_params changed when the network was trained further: store copies (value.copy())"
+    return True, ""
+
+
 def decay_rule(outputs, expected, inputs, reference):
     decays = (TRAINING["max_epochs"] - 1) // TRAINING["lr_decay_every"]
     wanted = LEARNING_RATE * TRAINING["lr_decay"] ** decays
@@ -303,9 +339,12 @@ def train_net_test():
     calls = [call("mlp.nets.SmallFullyConnectedNetwork", **TRAIN_NET, dtype=F64),
              call(f"{LAYERS}.cross_entropy"),
              call("mlp.optim.SGD", res(0, "net"), lr=LEARNING_RATE),
-             call("mlp.train.train_net", data, res(0), res(1), res(2), **TRAINING)]
+             call("mlp.train.train_net", data, res(0), res(1), res(2), **TRAINING),
+             # The last epoch's parameters, then one more step: best parameters that were not
+             # copied would move with it.
+             call("checkpoint.get_model_arrays", res(0)), method(res(2), "step")]
     outputs = {"opt_params": res(3, 0), "loss_hist": res(3, 1), "train_acc_hist": res(3, 2),
-               "val_acc_hist": res(3, 3), "lr": res(2, "lr")}
+               "val_acc_hist": res(3, 3), "lr": res(2, "lr"), "last": res(4), "after": res(0, "net", "params")}
     needs = ["mlp.nets.SmallFullyConnectedNetwork.__init__", f"{LAYERS}.cross_entropy.forward",
              f"{LAYERS}.cross_entropy.backward"]
     needs += [f"{LAYERS}.{layer}.{step}" for layer in ("fc", "leaky_relu") for step in ("forward", "backward")]
@@ -314,6 +353,8 @@ def train_net_test():
         program(calls, outputs, seed=0),
         [Check("custom", rule=history_rule, label="histories"),
          Check("custom", rule=best_params_rule, label="best parameters"),
+         Check("custom", rule=earliest_best_rule, label="best epoch, not last"),
+         Check("custom", rule=copied_rule, label="best parameters are copies"),
          Check("custom", rule=decay_rule, label="learning-rate decay")],
         requires=tuple(needs))
 
