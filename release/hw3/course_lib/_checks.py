@@ -32,6 +32,8 @@ def check_shape(what, value, expected_shape, reason=""):
 
 def int_setting(param, param_name, key, minimum):
     """param[key], which must be an int >= minimum; a float would break index arithmetic even if whole."""
+    if not isinstance(param, dict):
+        raise ValueError(f"{param_name} must be a dict, got {type(param).__name__}")
     if key not in param:
         raise ValueError(f"{param_name} has no {key!r} key")
     value = param[key]

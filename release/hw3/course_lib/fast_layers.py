@@ -26,6 +26,8 @@ import warnings
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from course_lib._checks import check_image_batch, check_shape, int_setting
+
 try:
     from course_lib import _im2col as _compiled
 except ImportError:
@@ -142,22 +144,6 @@ def _float_array(array, layer, name):
     return array
 
 
-def _int_setting(param, param_name, key, minimum):
-    if not isinstance(param, dict):
-        raise ValueError(f"{param_name} must be a dict, got {type(param).__name__}")
-    if key not in param:
-        raise ValueError(f"{param_name} has no {key!r} key")
-    value = param[key]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{param_name}[{key!r}] must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_images(x, layer):
-    if x.ndim != 4:
-        raise ValueError(f"{layer} expects x of shape (N, C, H, W), got {x.shape}")
-
-
 def _check_window_fits(layer, axis, size, pad, window):
     if size + 2 * pad < window:
         raise ValueError(
@@ -167,7 +153,7 @@ def _check_window_fits(layer, axis, size, pad, window):
 
 def _conv_settings(x, w, b, conv_param, layer):
     """(stride, pad) after checking every shape the convolution relies on."""
-    _check_images(x, layer)
+    check_image_batch(x, layer)
     if w.ndim != 4:
         raise ValueError(f"{layer} expects w of shape (F, C, HH, WW), got {w.shape}")
     if w.shape[1] != x.shape[1]:
@@ -175,8 +161,8 @@ def _conv_settings(x, w, b, conv_param, layer):
                          f"{w.shape[1]} (shape {w.shape})")
     if b.shape != (w.shape[0],):
         raise ValueError(f"{layer}: b has shape {b.shape}, expected ({w.shape[0]},) for w {w.shape}")
-    stride = _int_setting(conv_param, "conv_param", "stride", 1)
-    pad = _int_setting(conv_param, "conv_param", "pad", 0)
+    stride = int_setting(conv_param, "conv_param", "stride", 1)
+    pad = int_setting(conv_param, "conv_param", "pad", 0)
     _check_window_fits(layer, "height", x.shape[2], pad, w.shape[2])
     _check_window_fits(layer, "width", x.shape[3], pad, w.shape[3])
     return stride, pad
@@ -184,18 +170,13 @@ def _conv_settings(x, w, b, conv_param, layer):
 
 def _pool_settings(x, pool_param, layer):
     """(pool_height, pool_width, stride) after checking them against x."""
-    _check_images(x, layer)
-    pool_height = _int_setting(pool_param, "pool_param", "pool_height", 1)
-    pool_width = _int_setting(pool_param, "pool_param", "pool_width", 1)
-    stride = _int_setting(pool_param, "pool_param", "stride", 1)
+    check_image_batch(x, layer)
+    pool_height = int_setting(pool_param, "pool_param", "pool_height", 1)
+    pool_width = int_setting(pool_param, "pool_param", "pool_width", 1)
+    stride = int_setting(pool_param, "pool_param", "stride", 1)
     _check_window_fits(layer, "height", x.shape[2], 0, pool_height)
     _check_window_fits(layer, "width", x.shape[3], 0, pool_width)
     return pool_height, pool_width, stride
-
-
-def _check_upstream(dout, expected_shape, layer):
-    if dout.shape != tuple(expected_shape):
-        raise ValueError(f"{layer}: dout has shape {dout.shape}, expected {tuple(expected_shape)}")
 
 
 def _chunks(total, size):
@@ -354,7 +335,7 @@ def _conv_backward(dout, cache, kernels, chunk_bytes, layer, winograd):
     x, w, b, conv_param = cache
     geometry = _ConvGeometry(x, w, b, conv_param, layer)
     dout = np.asarray(dout)
-    _check_upstream(dout, geometry.out_shape, layer)
+    check_shape(f"{layer}: dout", dout, geometry.out_shape)
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
     if winograd and geometry.winograd_suits(kernels):
         dx, dw = _winograd_backward(dout, x, w, geometry, chunk_bytes)
@@ -438,7 +419,7 @@ def _pool_backward_setup(dout, cache, layer):
     x, pool_param, winner = cache
     settings = _pool_settings(x, pool_param, layer)
     dout = np.asarray(dout)
-    _check_upstream(dout, winner.shape, layer)
+    check_shape(f"{layer}: dout", dout, winner.shape)
     return x, settings, winner, np.ascontiguousarray(dout, dtype=x.dtype)
 
 
