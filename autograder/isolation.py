@@ -33,7 +33,7 @@ SANDBOX_USER = "grader-student"
 USER_VARIABLE = "GRADER_USER"  # another name for the workers' user
 MODE_VARIABLE = "GRADER_ISOLATION"  # "reduced": no user switch even as root (to test the fallback)
 PRIVATE = 0o700
-LOCK_PATH = "/run/grader-sandbox.lock"
+LOCK_FOLDER = "/run"  # holds one lock per workers' user: gradings with different users run side by side
 TEMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
 USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 PR_SET_CHILD_SUBREAPER = 36
@@ -206,16 +206,21 @@ def child_limits(identity, cpu_seconds, memory_bytes, file_bytes, processes):
 
 @contextmanager
 def serialized(identity):
-    """The workers' user is ours alone meanwhile, across grading processes (nothing to do when reduced)."""
+    """The workers' user is ours alone meanwhile, across grading processes (nothing to do when reduced).
+
+    The lock is per user: gradings whose workers run as different users
+    (``GRADER_USER``) never wait for each other.
+    """
     if identity is None:
         yield
         return
     import fcntl
 
+    path = os.path.join(LOCK_FOLDER, f"grader-sandbox-{identity.name}.lock")
     try:
-        lock = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        lock = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as error:
-        log(f"workers are not serialized ({LOCK_PATH}: {error}); run one grading at a time")
+        log(f"workers are not serialized ({path}: {error}); run one grading at a time")
         yield
         return
     try:

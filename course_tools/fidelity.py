@@ -264,20 +264,20 @@ def lost_points(test):
     return test.get("status") != "passed"
 
 
-def failure_lines(output):
-    """The check lines of a failing test's feedback that report a problem.
+def failing_checks(test):
+    """The checks of a results.json test that lost points (from its ``extra_data["checks"]``); a test
+    whose code failed before any check (``extra_data["failure"]``) stands as one check of its first line."""
+    extra = test.get("extra_data") or {}
+    if extra.get("failure"):
+        return [{"name": "", "message": test["output"].split("\n", 1)[0]}]
+    return [check for check in extra.get("checks") or [] if not check["passed"]]
 
-    Check lines come first; a blank line separates them from warnings and
-    prerequisite notes, which name functions rather than outputs.
-    """
-    lines = output.strip().split("\n\n")[0].splitlines()
-    return [line.strip() for line in lines if line.strip() and ": ok" not in line]
 
-
-def mentions(lines, word):
-    """Whether ``word`` appears in ``lines`` as a whole name (``dx`` is not in ``dx_test`` or ``layers.dx``)."""
+def names_output(checks, word):
+    """Whether a failing check judged output ``word`` or names it as a whole word in its message
+    (``dx`` is not in ``dx_test`` or ``layers.dx``)."""
     pattern = re.compile(rf"(?<![\w.]){re.escape(word)}(?![\w])")
-    return any(pattern.search(line) for line in lines)
+    return any(check["name"] == word or pattern.search(check["message"]) for check in checks)
 
 
 def own_failures(variant, tests):
@@ -298,13 +298,14 @@ def collateral_failures(variant, tests):
 
 
 def feedback_problems(variant, tests):
-    """Wrong outputs the failing tests' feedback never names, and right ones it blames."""
+    """Wrong outputs no failing check names, and right ones a failing check blames."""
     failing = own_failures(variant, tests)
     if not failing:
         return []
-    lines = [line for t in failing for line in failure_lines(t["output"])]
-    return ([f"feedback never names {word!r}" for word in variant.names if not mentions(lines, word)]
-            + [f"feedback blames {word!r}, which is still right" for word in variant.intact if mentions(lines, word)])
+    checks = [check for t in failing for check in failing_checks(t)]
+    return ([f"feedback never names {word!r}" for word in variant.names if not names_output(checks, word)]
+            + [f"feedback blames {word!r}, which is still right" for word in variant.intact
+               if names_output(checks, word)])
 
 
 def judge(variant, tests):

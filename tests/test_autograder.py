@@ -227,6 +227,11 @@ def test_feedback_names_wrong_outputs_and_gives_partial_credit(artifacts, tmp_pa
     assert backward["score"] == round(backward["max_score"] * 2 / 3, 4) > 0
     assert "dx: ok" in backward["output"] and "db: ok" in backward["output"]
     assert "dw: relative error" in backward["output"] and "> tolerance 1e-07" in backward["output"]
+    checks = {check["name"]: check for check in backward["extra_data"]["checks"]}
+    assert [checks[name]["passed"] for name in ("dx", "dw", "db")] == [True, False, True]
+    assert checks["dw"]["problem"] == "mismatch" and checks["dw"]["tolerance"] == 1e-7
+    assert checks["dw"]["error"] > 1e-7 and checks["dx"]["error"] <= 1e-7
+    assert backward["extra_data"]["failure"] == ""
 
     forward = tests["layers.relu_forward"]
     assert forward["status"] == "passed", "warnings and a float32 result must not cost points"
@@ -234,12 +239,14 @@ def test_feedback_names_wrong_outputs_and_gives_partial_credit(artifacts, tmp_pa
     assert "dtype float32, expected float64" in forward["output"]
 
     assert "dx: contains NaN or inf" in tests["layers.relu_backward"]["output"]
+    assert tests["layers.relu_backward"]["extra_data"]["checks"][0]["problem"] == "nonfinite"
 
     predict = tests["classifiers.neural_net.TwoLayerNet.predict"]["output"]
     assert "classifiers.neural_net.TwoLayerNet.predict raised ValueError: my own bug" in predict
     assert 'File "course_lib/classifiers/neural_net.py"' in predict and "_helper_with_a_bug" in predict
     for harness_detail in ("worker.py", "autograder", "/tmp", "sandbox"):
         assert harness_detail not in predict
+    assert tests["classifiers.neural_net.TwoLayerNet.predict"]["extra_data"]["failure"] == "error"
     assert all(t["output"].startswith("not run: not among the tests selected")
                for t in results["tests"] if t["extra_data"]["function"] not in only)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.harness.judge import Verdict
+from autograder.harness.judge import CheckResult, Verdict
 
 # Evaluated in the grading process by the reference forward; the value says
 # what input layout the class takes: "images" as the data loaders give them,
@@ -120,7 +120,7 @@ def grade_checkpoint(checkpoint, path, heldout, reference, run_custom):
     """
     if path is None:
         return Verdict(0.0, [f"{checkpoint['file']} was not found in your upload; run "
-                             f"{checkpoint['notebook']} to the end, it saves this checkpoint"])
+                             f"{checkpoint['notebook']} to the end, it saves this checkpoint"], failure="missing_file")
     try:
         class_name = checkpoint_class(path)
         layout = STANDARD_CLASSES.get(class_name)
@@ -131,7 +131,7 @@ def grade_checkpoint(checkpoint, path, heldout, reference, run_custom):
             if failed is not None:
                 return failed
     except CheckpointError as error:
-        return Verdict(0.0, [f"{checkpoint['file']}: {error}"])
+        return Verdict(0.0, [f"{checkpoint['file']}: {error}"], failure="error")
     return accuracy_verdict(checkpoint, class_name, layout, scores, heldout)
 
 
@@ -139,7 +139,7 @@ def accuracy_verdict(checkpoint, class_name, layout, scores, heldout):
     labels = heldout["y"]
     if scores.ndim != 2 or len(scores) != len(labels) or not np.all(np.isfinite(scores)):
         return Verdict(0.0, [f"{checkpoint['file']}: the model's scores have shape {scores.shape} "
-                             f"(or NaN/inf); expected ({len(labels)}, number of classes)"])
+                             f"(or NaN/inf); expected ({len(labels)}, number of classes)"], failure="error")
     accuracy = 100.0 * float(np.mean(np.argmax(scores, axis=1) == labels))
     lo, hi = float(checkpoint["lo"]), float(checkpoint["hi"])
     fraction = score_fraction(accuracy, lo, hi)
@@ -149,4 +149,5 @@ def accuracy_verdict(checkpoint, class_name, layout, scores, heldout):
              f"score: clip(floor({accuracy:.2f} - {lo:g}) / ({hi:g} - {lo:g}), 0, 1) = {fraction:.4f}"]
     if int(heldout["standin"]):
         lines.append("graded on the stand-in data, not the real dataset")
-    return Verdict(fraction, lines, leaderboard=(checkpoint["name"], round(accuracy / 100.0, 4)))
+    check = CheckResult("accuracy", "accuracy", fraction >= 1.0, lines[1], error=accuracy, tolerance=hi)
+    return Verdict(fraction, lines, leaderboard=(checkpoint["name"], round(accuracy / 100.0, 4)), checks=[check])

@@ -1,28 +1,86 @@
-"""Scoring what a worker sent back: each check of a test becomes a line of feedback and a share of credit.
+"""Scoring what a worker sent back: each check of a test becomes a CheckResult and a share of credit.
 
+A CheckResult is data (which output, passed or not, the error and the
+tolerance, what kind of problem, diagnoses); its ``message`` is the feedback
+line. results.json carries the data in ``extra_data["checks"]``, and
+everything downstream (fidelity, the class report) reads that, not the prose.
 Feedback names the output (``dw``), gives the error and the tolerance, and
 diagnoses shapes, dtypes and NaNs; it never shows an expected value.
 """
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 NUMERIC_PREFIX = "numeric/"
 
 
+# What went wrong with a check, as data: the class report counts these and fidelity reads them.
+PROBLEMS = ("", "missing", "shape", "nonfinite", "mismatch", "numeric", "unexpected", "rule", "unreadable")
+# Why a whole test failed without its checks being judged.
+FAILURES = ("", "not_implemented", "missing_file", "error", "timeout", "crashed", "budget", "not_selected", "harness")
+MESSAGE_LIMIT = 300
+
+
+@dataclass
+class CheckResult:
+    """One scored item of a test: which output (or rule), whether it passed, and why not.
+
+    ``error`` and ``tolerance`` are the relative error that decided it and the
+    bound it was held to, when a comparison decided it; ``problem`` is one of
+    PROBLEMS; ``diagnoses`` are ``{"kind", "message"}`` dicts naming a likely
+    mistake (never an expected value).
+    """
+
+    name: str
+    kind: str
+    passed: bool
+    message: str
+    weight: float = 1.0
+    error: float | None = None
+    tolerance: float | None = None
+    problem: str = ""
+    diagnoses: list = field(default_factory=list)
+
+    def as_data(self):
+        data = asdict(self)
+        data["message"] = data["message"][:MESSAGE_LIMIT]
+        if data["error"] is not None:
+            data["error"] = float(f"{data['error']:.3g}") if data["error"] == data["error"] else None
+        return data
+
+
 @dataclass
 class Verdict:
-    """The outcome of one test: the fraction of its points earned and what to tell the student."""
+    """The outcome of one test: the fraction of its points earned, its checks and what to tell the student.
+
+    ``failure`` (one of FAILURES) says why no check was judged: the code
+    raised, timed out, crashed, was not run...
+    """
 
     fraction: float
     lines: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     leaderboard: tuple = ()
-    not_implemented: bool = False
+    checks: list = field(default_factory=list)
+    failure: str = ""
 
     @property
     def passed(self):
         return self.fraction >= 1.0
+
+    @property
+    def not_implemented(self):
+        return self.failure == "not_implemented"
+
+    @property
+    def diagnoses(self):
+        """Every diagnosis of the failing checks, each once, in order."""
+        seen = []
+        for check in self.checks:
+            for diagnosis in check.diagnoses:
+                if not check.passed and diagnosis not in seen:
+                    seen.append(diagnosis)
+        return seen
 
 
 def relative_error(actual, expected):
@@ -82,99 +140,113 @@ class Judge:
 
     def run(self, checks):
         results = [self.evaluate(check) for check in checks]
-        total = sum(check.weight for check in checks)
-        earned = sum(check.weight for check, (ok, _) in zip(checks, results) if ok)
-        return Verdict(earned / total if total else 0.0, [line for _, line in results], self.notes)
+        total = sum(result.weight for result in results)
+        earned = sum(result.weight for result in results if result.passed)
+        return Verdict(earned / total if total else 0.0, [result.message for result in results], self.notes,
+                       checks=results)
 
     def evaluate(self, check):
         method = getattr(self, f"check_{check.kind}", None)
         if method is None:
             raise ValueError(f"unknown check kind {check.kind!r}")
-        return method(check)
+        result = method(check)
+        result.name, result.kind, result.weight = check.name, check.kind, check.weight
+        return result
 
     def compared(self, name, tol):
-        """(ok, line) for output ``name`` (an array, or every entry of a dict) against the fixture."""
+        """The CheckResult of output ``name`` (an array, or every entry of a dict) against the fixture."""
         expected = entries(self.expected, name)
         actual = entries(self.outputs, name)
         worst = 0.0
         for key, want in sorted(expected.items()):
             if key not in actual:
-                return False, describe_missing(key, self.kinds)
+                return failed(describe_missing(key, self.kinds), "missing")
             got = actual[key]
             problem = shape_problem(key, got, want)
             if problem:
-                return False, problem
+                return failed(problem, "shape" if got.shape != want.shape else "nonfinite")
             note = dtype_note(key, got, want)
             if note:
                 self.notes.append(note)
             error = relative_error(got, want)
             if not error <= tol:
-                return False, f"{key}: relative error {error:.1e} > tolerance {tol:.0e}"
+                return failed(f"{key}: relative error {error:.1e} > tolerance {tol:.0e}", "mismatch", error, tol)
             worst = max(worst, error)
         extra = sorted(set(actual) - set(expected))
         if extra:
-            return False, f"{name}: unexpected entries {', '.join(extra)}"
-        return True, f"{name}: ok (relative error {worst:.1e})"
+            return failed(f"{name}: unexpected entries {', '.join(extra)}", "unexpected")
+        return CheckResult(name, "", True, f"{name}: ok (relative error {worst:.1e})", error=worst, tolerance=tol)
 
     def numeric_agreement(self, name, tol):
-        """(ok, line): the analytic gradient against the numerical gradient of the student's own code."""
+        """The CheckResult of the analytic gradient against the numerical gradient of the student's own code."""
         analytic = self.outputs.get(name)
         numerical = self.outputs.get(NUMERIC_PREFIX + name)
         if analytic is None:
-            return False, describe_missing(name, self.kinds)
+            return failed(describe_missing(name, self.kinds), "missing")
         if numerical is None:
-            return False, f"{name}: the numerical gradient could not be computed"
+            return failed(f"{name}: the numerical gradient could not be computed", "numeric")
         problem = shape_problem(name, analytic, numerical)
         if problem:
-            return False, problem
+            return failed(problem, "shape" if analytic.shape != numerical.shape else "nonfinite")
         error = relative_error(analytic, numerical)
         if not error <= tol:
-            return False, (f"{name}: differs from the numerical gradient of your own forward pass "
-                           f"(relative error {error:.1e} > tolerance {tol:.0e})")
-        return True, f"{name}: ok (relative error {error:.1e} against the numerical gradient)"
+            return failed(f"{name}: differs from the numerical gradient of your own forward pass "
+                          f"(relative error {error:.1e} > tolerance {tol:.0e})", "numeric", error, tol)
+        return CheckResult(name, "", True, f"{name}: ok (relative error {error:.1e} against the numerical gradient)",
+                           error=error, tolerance=tol)
 
     def check_match(self, check):
-        ok, line = self.compared(check.output, check.tol)
-        return ok, (f"{check.label}: {line}" if check.label else line)
+        result = self.compared(check.output, check.tol)
+        if check.label:
+            result.message = f"{check.label}: {result.message}"
+        return result
 
     def check_numeric(self, check):
         return self.numeric_agreement(check.output, check.numeric_tol)
 
     def check_gradient(self, check):
-        matches, line = self.compared(check.output, check.tol)
-        consistent, numeric_line = self.numeric_agreement(check.output, check.numeric_tol)
-        if matches and consistent:
-            return True, line
-        if consistent and check.output in self.outputs:
-            return False, f"{line}; it agrees with the numerical gradient of your own forward, so check the forward pass"
-        if matches:
-            return False, numeric_line
-        return False, line
+        matched = self.compared(check.output, check.tol)
+        consistent = self.numeric_agreement(check.output, check.numeric_tol)
+        if matched.passed and consistent.passed:
+            return matched
+        if consistent.passed and check.output in self.outputs:
+            matched.message += "; it agrees with the numerical gradient of your own forward, so check the forward pass"
+            return matched
+        return consistent if matched.passed else matched
 
     def check_exact(self, check):
         want, got = self.expected.get(check.output), self.outputs.get(check.output)
         if got is None:
-            return False, describe_missing(check.output, self.kinds)
+            return failed(describe_missing(check.output, self.kinds), "missing")
         if got.shape != want.shape:
-            return False, f"{check.output}: shape {got.shape}, expected {want.shape}"
+            return failed(f"{check.output}: shape {got.shape}, expected {want.shape}", "shape")
         wrong = int(np.sum(got != want))
         if wrong:
-            return False, f"{check.output}: {wrong} of {want.size} differ"
-        return True, f"{check.output}: all {want.size} correct"
+            return failed(f"{check.output}: {wrong} of {want.size} differ", "mismatch", wrong / want.size, 0.0)
+        return CheckResult(check.output, "", True, f"{check.output}: all {want.size} correct", error=0.0,
+                           tolerance=0.0)
 
     def check_init(self, check):
         problems = init_problems(entries(self.outputs, check.output), entries(self.expected, check.output),
                                  check.output + "/")
         if problems:
-            return False, "; ".join(problems[:4])
-        return True, f"{check.output}: names, shapes and initial values ok"
+            return failed("; ".join(problems[:4]), "rule")
+        return CheckResult(check.output, "", True, f"{check.output}: names, shapes and initial values ok")
 
     def check_custom(self, check):
         try:
             ok, message = check.rule(self.outputs, self.expected, self.inputs, self.reference)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as error:
             ok, message = False, f"could not read your results ({type(error).__name__})"
-        return ok, f"{check.name}: {'ok' if ok else message}"
+            return failed(f"{check.name}: {message}", "unreadable")
+        if ok:
+            return CheckResult(check.name, "", True, f"{check.name}: ok")
+        return failed(f"{check.name}: {message}", "rule")
+
+
+def failed(message, problem, error=None, tolerance=None):
+    """A failing CheckResult; Judge.evaluate fills in the check's name, kind and weight."""
+    return CheckResult("", "", False, message, error=error, tolerance=tolerance, problem=problem)
 
 
 def init_problems(actual, expected, prefix):

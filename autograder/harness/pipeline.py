@@ -66,14 +66,16 @@ def load_fixtures(path):
 def worker_failure(result, test):
     """The Verdict of the program a worker was running when it timed out or crashed."""
     if result.status == "timeout":
-        return Verdict(0.0, [f"{test.function}: {result.problem}; look for an infinite loop or very slow code"])
-    return Verdict(0.0, [f"{test.function}: {result.problem}"])
+        return Verdict(0.0, [f"{test.function}: {result.problem}; look for an infinite loop or very slow code"],
+                       failure="timeout")
+    return Verdict(0.0, [f"{test.function}: {result.problem}"], failure="crashed")
 
 
 def verdict_from_error(error):
     where = error.get("where") or "your code"
     if error.get("not_implemented"):
-        return Verdict(0.0, [f"{where}: not implemented yet (it raises NotImplementedError)"], not_implemented=True)
+        return Verdict(0.0, [f"{where}: not implemented yet (it raises NotImplementedError)"],
+                       failure="not_implemented")
     lines = [f"{where} raised {error.get('type', 'an error')}: {error.get('message', '')}"]
     frames = error.get("frames") or []
     if frames:
@@ -82,7 +84,7 @@ def verdict_from_error(error):
             lines.append(f'  File "{frame.get("file")}", line {frame.get("line")}, in {frame.get("function")}')
             if frame.get("code"):
                 lines.append(f"    {frame['code']}")
-    return Verdict(0.0, lines)
+    return Verdict(0.0, lines, failure="error")
 
 
 def judged(test, arrays, reply, context):
@@ -119,7 +121,8 @@ def run_function_tests(tests, context, tests_left):
         batch = tests[len(verdicts):]
         limits = context.limits(batch, tests_left + len(batch) - 1)
         if limits.wall_seconds < MIN_TEST_SECONDS:
-            verdicts += [Verdict(0.0, ["not run: the time budget of the whole assignment was used up"])] * len(batch)
+            verdicts += [Verdict(0.0, ["not run: the time budget of the whole assignment was used up"],
+                                     failure="budget")] * len(batch)
             break
         request = {"programs": [test.program for test in batch]}
         result = run_worker(request, [context.fixtures[test.id][0] for test in batch], context.collection.overlay,
@@ -147,7 +150,7 @@ def run_accuracy_test(test, context, tests_left):
             return None, with_printed(verdict_from_error(reply.get("error") or {}), reply.get("printed") or {}, test)
         scores = arrays.get("scores")
         if scores is None:
-            return None, Verdict(0.0, ["your model's class_scores returned no numeric array"])
+            return None, Verdict(0.0, ["your model's class_scores returned no numeric array"], failure="error")
         return scores, None
 
     path = context.collection.checkpoints.get(checkpoint["file"])
@@ -213,7 +216,8 @@ def run_tests(root, manifest, planned, report, only):
         selected = [p for p in planned if not only or p.number in only or p.test.function in only]
         chosen = {p.number for p in selected}
         for number in (p.number for p in planned if p.number not in chosen):
-            report.verdicts[number] = Verdict(0.0, ["not run: not among the tests selected with --only"])
+            report.verdicts[number] = Verdict(0.0, ["not run: not among the tests selected with --only"],
+                                                 failure="not_selected")
         done = 0
         for group in groups(selected):
             started = time.monotonic()

@@ -39,7 +39,10 @@ def test_entry(planned, verdict=None, prerequisite_lines=()):
         "visibility": test.visibility,
         "extra_data": {"kind": test.kind, "function": test.function, "fraction": round(fraction, 6),
                        "not_implemented": bool(verdict and verdict.not_implemented),
-                       "prerequisite_only": planned.prerequisite_only},
+                       "prerequisite_only": planned.prerequisite_only,
+                       "failure": verdict.failure if verdict else "harness",
+                       "checks": [check.as_data() for check in verdict.checks] if verdict else [],
+                       "diagnoses": verdict.diagnoses if verdict else []},
     }
 
 
