@@ -43,7 +43,7 @@ KINDS = ("wrong", "correct")
 # Field name -> required, per kind of variant.
 FIELDS = {
     "wrong": {"name": True, "mistake": True, "file": True, "find": True, "replace": True,
-              "breaks": True, "names": True, "intact": False},
+              "breaks": True, "names": True, "intact": False, "hint": False, "clause": False},
     "correct": {"name": True, "approach": True, "file": True, "find": True, "replace": True,
                 "functions": True},
 }
@@ -78,6 +78,8 @@ class Variant:
     description: str
     names: tuple = ()
     intact: tuple = ()
+    hint: str = ""  # what the feedback tells a student whose output matches this variant's
+    clause: str = ""  # the contract clause the variant breaks
 
     @property
     def wrong(self):
@@ -144,6 +146,7 @@ def parse_variant(entry, kind, assignment, where, problems):
         edits=tuple(zip(finds, replaces)), functions=tuple(functions),
         description=entry["mistake"] if kind == "wrong" else entry["approach"],
         names=tuple(entry.get("names", ())), intact=tuple(entry.get("intact", ())),
+        hint=entry.get("hint", ""), clause=entry.get("clause", ""),
     )
 
 
