@@ -68,7 +68,7 @@ def histogram(path, values, max_score, title, size=(3.2, 1.6)):
     axes.set_title(title, fontsize=8)
     axes.tick_params(labelsize=7)
     axes.yaxis.get_major_locator().set_params(integer=True)
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.12, right=0.97, bottom=0.18, top=0.85)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     return path
@@ -91,13 +91,16 @@ def table(header, rows):
 def test_section(out, graded, columns):
     rows = []
     for number, name, max_score in columns:
-        tests = [t for _, _, results in graded for t in graded_tests(results) if t["number"] == number]
+        tests = [t for _, _, results in graded for t in graded_tests(results) if t["number"] == number
+                 and (t.get("extra_data") or {}).get("failure") != "not_selected"]
+        if not tests:
+            rows.append([html.escape(number), html.escape(name), f"{max_score:g}", "not run (--only)", "", ""])
+            continue
         scores = [t["score"] for t in tests]
         passed = sum(t["status"] == "passed" for t in tests)
         plot = histogram(out / "plots" / f"test-{number}.png", scores, max_score, f"{number} {name}")
         rows.append([html.escape(number), html.escape(name), f"{max_score:g}",
-                     f"{100 * passed / len(tests):.0f}% ({passed}/{len(tests)})" if tests else "",
-                     f"{statistics.mean(scores):.3g}" if scores else "",
+                     f"{100 * passed / len(tests):.0f}% ({passed}/{len(tests)})", f"{statistics.mean(scores):.3g}",
                      f'<img src="plots/{plot.name}" alt="score distribution of test {html.escape(number)}">'])
     return table(["No.", "Test", "Max", "Passed", "Mean score", "Scores"], rows)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from autograder.harness import written
 from autograder.harness.written import ANSWER_CHARS, collect_answers, written_entries
 from course_tools import cli
 from course_tools.written import WrittenError, katex_dir, page_name, written_questions
@@ -75,6 +76,21 @@ def test_entries_escape_cap_and_report_blank_missing_and_unreadable(tmp_path):
     broken = written_entries(collect_answers(folder, QUESTIONS, tmp_path / "scratch2"))
     assert {e["extra_data"]["state"] for e in broken if e["extra_data"].get("notebook") == "written.ipynb"} \
         == {"unreadable"}
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("[" * 100_000 + "]" * 100_000, "not a notebook file"),  # nested too deep for the parser
+    ("[" + '"ab",' * 3_000_000 + "0]", "reading it failed"),  # millions of strings: over the reader's memory
+    (" " * (1 << 20) + "{}", "larger than"),  # over the size read (1 MB here)
+])
+def test_hostile_notebooks_cost_only_their_reader(monkeypatch, tmp_path, content, problem):
+    monkeypatch.setattr(written, "READER_MEMORY_BYTES", 128 << 20)
+    monkeypatch.setattr(written, "MAX_NOTEBOOK_BYTES", 1 << 20 if problem == "larger than" else 32 << 20)
+    (tmp_path / "upload").mkdir()
+    (tmp_path / "upload" / "written.ipynb").write_text(content)
+    answers = collect_answers(tmp_path / "upload", QUESTIONS, tmp_path / "scratch")
+    read = [a for a in answers if a.question["notebook"] == "written.ipynb"]
+    assert {a.state for a in read} == {"unreadable"} and all(problem in a.problem for a in read), read[0].problem
 
 
 @pytest.fixture(scope="module")

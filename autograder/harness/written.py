@@ -70,14 +70,14 @@ def answer_cells(notebook, grade_ids, kept_chars=KEPT_CHARS):
     return found
 
 
-def read_notebook(path, grade_ids, kept_chars=KEPT_CHARS):
+def read_notebook(path, grade_ids, kept_chars=KEPT_CHARS, max_bytes=MAX_NOTEBOOK_BYTES):
     """{"cells": answer_cells(...)} of one notebook file, or {"error": why it could not be read}."""
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_NOTEBOOK_BYTES:
-            return {"error": f"it is {size >> 20} MB, more than the {MAX_NOTEBOOK_BYTES >> 20} MB read"}
         with open(path, "rb") as file:
-            notebook = json.loads(file.read().decode("utf-8", "replace"))
+            content = file.read(max_bytes + 1)
+        if len(content) > max_bytes:
+            return {"error": f"it is larger than the {max_bytes >> 20} MB the grader reads"}
+        notebook = json.loads(content.decode("utf-8", "replace"))
     except (OSError, ValueError, RecursionError) as error:
         return {"error": f"it is not a notebook file ({type(error).__name__})"}
     return {"cells": answer_cells(notebook, set(grade_ids), kept_chars)}
@@ -96,7 +96,7 @@ def read_notebooks(paths, grade_ids, kept_chars=KEPT_CHARS):
     if not paths:
         return {}
     request = json.dumps({"paths": [str(p) for p in paths], "grade_ids": sorted(grade_ids),
-                          "kept_chars": kept_chars})
+                          "kept_chars": kept_chars, "max_bytes": MAX_NOTEBOOK_BYTES})
     failed = {"error": "reading it failed (too large or too deeply nested for the reader's limits)"}
     try:
         completed = subprocess.run([sys.executable, "-I", "-S", str(Path(__file__).resolve()), "--read"],
@@ -238,7 +238,8 @@ def gradescope_entries(submission_dir, manifest, scratch):
 def _serve_reader():
     """The child process of read_notebooks: a JSON request on stdin, the results on stdout."""
     request = json.loads(sys.stdin.read())
-    replies = {path: read_notebook(path, request["grade_ids"], request["kept_chars"]) for path in request["paths"]}
+    replies = {path: read_notebook(path, request["grade_ids"], request["kept_chars"], request["max_bytes"])
+               for path in request["paths"]}
     sys.stdout.write(json.dumps(replies))
 
 
