@@ -12,7 +12,7 @@ from course_tools import cli
 from course_tools.class_report import write_class_report
 from course_tools.export import Submission, export_submissions
 from course_tools.fidelity import apply_variant, load_corpus
-from course_tools.grade_all import Run, grade_all, slot_users
+from course_tools.grade_all import Run, grade_all, harness_broke, slot_users
 from tests.autograder_support.artifacts import shared_artifacts
 from tests.autograder_support.submissions import validate_results, zip_folder
 from tests.browser import dump_dom
@@ -108,6 +108,15 @@ def test_a_folder_of_zips_with_a_broken_one_is_graded_and_the_failure_recorded(c
     scores = read_scores(out)
     assert scores["bob"]["status"] == "error" and scores["bob"]["total"] == ""
     assert "bob.zip" in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize("tests, broke", [
+    ([], True),  # run_autograder's fallback when the harness could not even start
+    ([{"extra_data": {"failure": "harness"}}, {"extra_data": {"failure": None}}], True),
+    ([{"extra_data": {"failure": "timeout"}}, {"extra_data": {"failure": None}}], False),
+])
+def test_a_harness_failure_is_told_apart_from_a_student_failure(tests, broke):
+    assert harness_broke({"tests": tests}) is broke
 
 
 def test_slots_have_their_own_workers_user(monkeypatch):

@@ -27,12 +27,15 @@ READER_CPU_SECONDS = 60
 ANSWER_CHARS = 6000  # shown per answer; the graders read longer ones in the notebook
 KEPT_CHARS = 200_000  # what the reader hands back per cell (course written shows up to this)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-STATES = ("answered", "unanswered", "no_cell", "unreadable", "no_notebook")
 
 
 @dataclass
 class Answer:
-    """One student's answer to one written question; ``state`` is one of STATES."""
+    """One student's answer to one written question.
+
+    ``state``: answered, unanswered (the release's placeholder), no_cell (no cell with the grade id),
+    unreadable (the notebook is not JSON, or too large), no_notebook (not in the upload).
+    """
 
     question: dict
     state: str
