@@ -98,7 +98,7 @@ def test_section(out, graded, columns):
             continue
         scores = [t["score"] for t in tests]
         passed = sum(t["status"] == "passed" for t in tests)
-        plot = histogram(out / "plots" / f"test-{number}.png", scores, max_score, f"{number} {name}")
+        plot = histogram(out / "plots" / f"test-{number}.png", scores, max_score, f"test {number}")
         rows.append([html.escape(number), html.escape(name), f"{max_score:g}",
                      f"{100 * passed / len(tests):.0f}% ({passed}/{len(tests)})", f"{statistics.mean(scores):.3g}",
                      f'<img src="plots/{plot.name}" alt="score distribution of test {html.escape(number)}">'])
