@@ -205,7 +205,7 @@ def entry(number, name, output, extra):
             # Nothing of the autograder's points is at stake, so nothing is lost.
             "status": "passed", "output": output, "output_format": "md", "tags": ["written"],
             "visibility": "visible",
-            "extra_data": {"kind": "written", "function": None, "fraction": 1.0, "failure": None,
+            "extra_data": {"kind": "written", "function": None, "fraction": 1.0, "failure": "",
                            "checks": [], "diagnoses": [], **extra}}
 
 
