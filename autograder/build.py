@@ -67,6 +67,7 @@ def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir
 def bake_manifest(assignment_id, repo_root, seed):
     """The assignment's manifest entry as plain JSON for the harness (Python 3.10 has no tomllib)."""
     from course_tools.manifest import load_manifest, student_files
+    from course_tools.written import baked_questions
 
     manifest = load_manifest(repo_root / "course.toml")
     assignment = manifest.assignment(assignment_id)
@@ -84,6 +85,7 @@ def bake_manifest(assignment_id, repo_root, seed):
                         for c in assignment.checkpoints],
         "logs": list(assignment.logs),
         "student_files": files,
+        "written": baked_questions(assignment.id, repo_root),
         "seed": int(seed),
     }
 

@@ -130,6 +130,46 @@ def fidelity(args):
     return fidelity_main(args.arguments)
 
 
+def written(args):
+    from course_tools.export import ExportError
+    from course_tools.written import WrittenError, write_written_pages
+
+    manifest = load_manifest(REPO_ROOT / "course.toml")
+    if args.assignment not in manifest.assignment_ids:
+        raise SystemExit(f"course written: unknown assignment {args.assignment!r}; "
+                         f"known: {', '.join(manifest.assignment_ids)}")
+    try:
+        pages = write_written_pages(args.assignment, [Path(p) for p in args.submissions], Path(args.out))
+    except (ExportError, WrittenError) as error:
+        raise SystemExit(f"course written: {error}") from None
+    print(f"{len(pages)} question pages, index.html and answers.csv in {args.out}")
+    return 0
+
+
+def grade_all(args):
+    from course_tools.export import ExportError
+    from course_tools.grade_all import grade_all as grade_everything
+
+    manifest = load_manifest(REPO_ROOT / "course.toml")
+    if args.assignment not in manifest.assignment_ids:
+        raise SystemExit(f"course grade-all: unknown assignment {args.assignment!r}; "
+                         f"known: {', '.join(manifest.assignment_ids)}")
+    zip_path = Path(args.zip) if args.zip else REPO_ROOT / "dist" / f"{args.assignment}-autograder.zip"
+    if not zip_path.exists():
+        raise SystemExit(f"course grade-all: no autograder at {zip_path}; run `course build {args.assignment}` first")
+    if args.jobs < 1:
+        raise SystemExit("course grade-all: --jobs must be at least 1")
+    only = [item.strip() for item in args.only.split(",") if item.strip()]
+    try:
+        summary = grade_everything(args.assignment, Path(args.export), Path(args.out), zip_path, jobs=args.jobs,
+                                   force=args.force, only=only)
+    except ExportError as error:
+        raise SystemExit(f"course grade-all: {error}") from None
+    print(f"graded {summary['graded']}, skipped {summary['skipped']} already graded, "
+          f"{len(summary['failed'])} with problems; report: {summary['report']}")
+    return 1 if summary["failed"] else 0
+
+
 def data(args):
     if args.data_command == "fetch":
         from course_lib.fetch import main as fetch_main
@@ -174,6 +214,27 @@ def parser():
         description="Arguments go to python -m course_tools.fidelity: [ASSIGNMENT ...] --report PATH [--jobs N]")
     fidelity_cmd.add_argument("arguments", nargs=argparse.REMAINDER)
     fidelity_cmd.set_defaults(run=fidelity)
+
+    written_cmd = commands.add_parser(
+        "written", help="one HTML page per written question with every student's answer (math typeset)")
+    written_cmd.add_argument("assignment", metavar="ASSIGNMENT")
+    written_cmd.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+                             help="a submission folder or zip, or a Gradescope export zip")
+    written_cmd.add_argument("--out", required=True, metavar="DIR", help="where the pages go")
+    written_cmd.set_defaults(run=written)
+
+    grade_all_cmd = commands.add_parser(
+        "grade-all", help="regrade a Gradescope export in parallel; scores.csv and a class report")
+    grade_all_cmd.add_argument("assignment", metavar="ASSIGNMENT")
+    grade_all_cmd.add_argument("export", metavar="EXPORT",
+                               help="Gradescope export zip (or its folder), or a folder of submission zips")
+    grade_all_cmd.add_argument("--out", required=True, metavar="DIR", help="results, scores.csv and report.html")
+    grade_all_cmd.add_argument("--jobs", type=int, default=1, metavar="N", help="gradings at a time (default 1)")
+    grade_all_cmd.add_argument("--force", action="store_true", help="regrade submissions already graded in DIR")
+    grade_all_cmd.add_argument("--only", default="", metavar="TESTS",
+                               help="comma-separated test numbers or function keys to run")
+    grade_all_cmd.add_argument("--zip", metavar="PATH", help="autograder zip (default: dist/ASSIGNMENT-autograder.zip)")
+    grade_all_cmd.set_defaults(run=grade_all)
 
     data_cmd = commands.add_parser("data", help="fetch datasets or write the offline stand-in")
     data_sub = data_cmd.add_subparsers(dest="data_command", required=True)

@@ -75,6 +75,8 @@ def test_untouched_release_scores_zero_and_says_not_implemented(artifacts, assig
     results = built.graded("release", built.release)
     assert results["score"] == 0
     for test in results["tests"]:
+        if test["extra_data"]["kind"] == "written":  # worth nothing: it shows the (missing) notebooks
+            continue
         assert test["status"] == "failed"
         if test["extra_data"]["kind"] == "accuracy":
             assert "was not found in your upload" in test["output"]

@@ -19,6 +19,7 @@ from autograder.harness.collect import collect_submission
 from autograder.harness.judge import Judge, Verdict
 from autograder.harness.reference import ReferenceLibrary
 from autograder.harness.report import Report
+from autograder.harness.written import gradescope_entries
 from autograder.sandbox import Limits, run_worker
 from autograder.suites import plan_tests
 from autograder.suites.spec import call, inp, job_file, program, res
@@ -231,6 +232,7 @@ def run_tests(root, manifest, planned, report, only):
                   f"({time.monotonic() - started:.2f} s)", flush=True)
             for planned_test, verdict in zip(group, verdicts):
                 report.record(planned_test, verdict)
+        report.appended = gradescope_entries(root.submission, manifest, work + "/written")
 
 
 def groups(planned):

@@ -56,6 +56,7 @@ class Report:
         self.verdicts = {}
         self.messages = []
         self.extra = {}
+        self.appended = []  # entries worth no points after the graded tests (written answers)
         self.started = time.monotonic()
 
     def record(self, planned, verdict):
@@ -90,7 +91,7 @@ class Report:
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "extra_data": dict(self.extra),
-            "tests": tests,
+            "tests": tests + self.appended,
         }
         if leaderboard:
             body["leaderboard"] = leaderboard
