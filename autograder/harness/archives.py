@@ -197,9 +197,9 @@ def read_npz(source, budget, accepted, max_arrays=1000):
 
 def read_array(archive, info, budget, accepted):
     """One ``.npy`` member: its header checked (dtype, shape, size) before its data is read."""
-    with archive.open(info) as stream:
-        header = stream.read(NPY_HEADER_LIMIT + 16)
     try:
+        with archive.open(info) as stream:
+            header = stream.read(NPY_HEADER_LIMIT + 16)
         file = io.BytesIO(header)
         version = np.lib.format.read_magic(file)
         if version == (1, 0):
@@ -209,7 +209,8 @@ def read_array(archive, info, budget, accepted):
         else:
             raise ValueError(f"npy version {version}")
         offset = file.tell()
-    except (ValueError, TypeError, SyntaxError, EOFError, MemoryError, RecursionError) as error:
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, ValueError, TypeError, SyntaxError,
+            EOFError, MemoryError, RecursionError) as error:
         raise MemberProblem(f"{info.filename} is not a readable .npy array ({type(error).__name__})") from None
     name = info.filename[:-4]
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:

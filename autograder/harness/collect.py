@@ -5,9 +5,10 @@ folders is called ``course_lib``; in an upload without any such folder, by the
 longest tail of its path that names a file of the release (``mlp/layers.py``
 and ``layers.py`` share a basename). Zip files inside the upload are unpacked
 first, within one budget for the whole upload (``archives``); a file that
-cannot be read is named in a note and costs only itself. Only the files of
-the release are overlaid; other ``.py`` files are listed, not copied. Files
-that are not found keep the released stub, so only their own tests are lost.
+cannot be read is named in a note and costs only itself. Besides the files of
+the release, only a few new modules are overlaid (every job gets a copy); other
+``.py`` files are listed, not copied. Files that are not found keep the
+released stub, so only their own tests are lost.
 """
 import os
 import shutil
@@ -22,7 +23,10 @@ SKIPPED_FOLDERS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
 # unpacked is written to disk, and checkpoints are read again under their own.
 UPLOAD_LIMITS = {"max_bytes": 256 << 20, "max_files": 20000, "max_depth": 2, "max_path_chars": 300,
                  "max_path_parts": 32, "seconds": 60.0}
+# One member (a decompression bomb) can spend only part of the budget and cost only itself.
+MAX_MEMBER_BYTES = 128 << 20
 SHOWN_PROBLEMS = 10
+MAX_ADDED_MODULES = 20
 
 
 @dataclass
@@ -35,7 +39,8 @@ class Collection:
     logs: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     problems: list = field(default_factory=list)  # upload files that could not be read, and why
-    extras: list = field(default_factory=list)  # .py files in course_lib folders that the assignment has no use for
+    added: list = field(default_factory=list)  # course_lib-relative paths of the student's own modules
+    extras: list = field(default_factory=list)  # .py files in course_lib folders beyond MAX_ADDED_MODULES, not used
 
 
 class Unpacker:
@@ -86,7 +91,7 @@ class Unpacker:
                 try:
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     with open(destination, "wb") as sink:
-                        read_member(archive, info, self.budget, sink=sink)
+                        read_member(archive, info, self.budget, limit=MAX_MEMBER_BYTES, sink=sink)
                 except MemberProblem as problem:
                     self.problems.append(f"{shown}/{problem}")
                     destination.unlink(missing_ok=True)
@@ -174,14 +179,17 @@ def collect_submission(submission_dir, stubs_dir, work_dir, student_files, check
     collection = Collection(overlay, problems=unpacker.problems)
     placed = {}
     loose = not any(inside_course_lib(shown) for shown, _ in files)
-    known_files, preferred = set(known), set(student_files)
+    preferred = set(student_files)
     for shown, disk in files:
         if disk.suffix == ".py":
             target = library_path(shown, known, preferred, loose)
-            if target in known_files:
+            if target:
                 placed.setdefault(target, []).append((shown, disk))
-            elif target:
-                collection.extras.append(shown)
+    # Modules of the student's own (a custom architecture) are overlaid too, but only a few: every job gets a copy.
+    added = sorted(target for target in placed if target not in set(known))
+    for target in added[MAX_ADDED_MODULES:]:
+        collection.extras += [shown for shown, _ in placed.pop(target)]
+    collection.added = added[:MAX_ADDED_MODULES]
     for target, candidates in sorted(placed.items()):
         shown, disk = choose(candidates)
         destination = overlay / "course_lib" / target

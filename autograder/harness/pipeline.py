@@ -15,7 +15,7 @@ import numpy as np
 
 from autograder import isolation, layout
 from autograder.harness.accuracy import grade_checkpoint, load_heldout
-from autograder.harness.collect import SHOWN_PROBLEMS, collect_submission
+from autograder.harness.collect import MAX_ADDED_MODULES, SHOWN_PROBLEMS, collect_submission
 from autograder.harness.judge import Judge, Verdict
 from autograder.harness.reference import ReferenceLibrary
 from autograder.harness.report import Report
@@ -201,13 +201,16 @@ def describe_collection(collection, manifest):
     expected = set(manifest["student_files"])
     messages = [f"Graded course_lib/{target} (from {shown})"
                 for target, shown in sorted(collection.found.items()) if target in expected]
-    others = sorted(set(collection.found) - expected)
+    others = sorted(set(collection.found) - expected - set(collection.added))
+    if collection.added:
+        messages.append(f"{len(collection.added)} module(s) of your own were added to course_lib: "
+                        + shortened(collection.added))
     if others:
         messages.append(f"{len(others)} more course_lib file(s) from your upload replaced the released copies: "
                         + shortened(others))
     if collection.extras:
-        messages.append(f"{len(collection.extras)} .py file(s) of your upload are not part of the assignment and "
-                        f"were not used: {shortened(sorted(collection.extras))}")
+        messages.append(f"{len(collection.extras)} more .py file(s) in course_lib folders of your upload were not "
+                        f"used (only {MAX_ADDED_MODULES} modules of your own are): {shortened(sorted(collection.extras))}")
     problems = collection.problems
     if problems:
         messages.append(f"{len(problems)} file(s) of your upload could not be read: "
@@ -245,10 +248,21 @@ def grade(root, only=()):
 
 
 def peak_memory_line():
-    """Peak resident memory of the grading process and of the largest worker (for the instructor log)."""
+    """Peak resident memory of the grading process and of the largest worker, and what the grading process
+    wrote (for the instructor log)."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return f"peak memory: grading process {own:.0f} MB, largest worker {workers:.0f} MB"
+    return (f"peak memory: grading process {own:.0f} MB, largest worker {workers:.0f} MB; "
+            f"written by the grading process: {written_bytes() / (1 << 20):.0f} MB")
+
+
+def written_bytes():
+    """Bytes the grading process passed to write calls (files, pipes), from /proc; 0 where there is none."""
+    try:
+        with open("/proc/self/io") as io_counters:
+            return next(int(line.split()[1]) for line in io_counters if line.startswith("wchar:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
 
 
 def run_tests(root, manifest, planned, report, only):

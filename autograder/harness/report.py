@@ -42,24 +42,31 @@ def valid(value):
 
 
 def size_of(body):
-    return len(json.dumps(body, indent=2))
+    return len(json.dumps(body).encode("utf-8"))
+
+
+def capped_checks(count):
+    def cap(test):
+        extra = test["extra_data"]
+        extra.update(checks=extra.get("checks", [])[:count], diagnoses=extra.get("diagnoses", [])[:count])
+    return cap
 
 
 def fitted(body, limit=RESULTS_LIMIT):
     """results.json made to fit ``limit`` bytes: shorter feedback first, then checks without their
     messages, then fewer checks and diagnoses, then a shorter summary."""
-    tests = body["tests"]
     steps = [
         lambda test: test.update(output=shortened(test["output"], SHORT_OUTPUT)),
         lambda test: [check.update(message="") for check in test["extra_data"].get("checks", [])],
-        lambda test: test["extra_data"].update(checks=test["extra_data"].get("checks", [])[:SHOWN_CHECKS],
-                                               diagnoses=test["extra_data"].get("diagnoses", [])[:SHOWN_CHECKS]),
+        capped_checks(SHOWN_CHECKS),
         lambda test: test.update(output=shortened(test["output"], SHORT_OUTPUT // 5)),
+        capped_checks(0),
+        lambda test: test.update(output=shortened(test["output"], 0)),
     ]
     for step in steps:
         if size_of(body) <= limit:
             return body
-        for test in tests:
+        for test in body["tests"]:
             step(test)
     if size_of(body) > limit:
         body["output"] = shortened(body["output"], SHORT_SUMMARY)
@@ -169,7 +176,7 @@ class Report:
 def write_json_atomically(path, body):
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(body, indent=2, allow_nan=False), encoding="utf-8")
+    temporary.write_text(json.dumps(body, allow_nan=False), encoding="utf-8")
     os.replace(temporary, path)
 
 
