@@ -288,16 +288,18 @@ def _kinds(outputs):
 
 
 def _read_arrays(path):
-    """The numeric arrays of a program's outputs archive, read within MAX_OUTPUT_BYTES whatever it claims."""
+    """The numeric arrays of a program's outputs archive, read within MAX_OUTPUT_BYTES whatever it claims;
+    none at all when it holds anything the worker does not write."""
     data = _read_private_file(path, MAX_OUTPUT_BYTES)
     if data is None:
         return {}
     budget = archives.Budget(max_bytes=MAX_OUTPUT_BYTES, max_files=MAX_OUTPUT_ARRAYS, seconds=30.0)
     try:
-        arrays, _ = archives.read_npz(data, budget, _numeric_only, max_arrays=MAX_OUTPUT_ARRAYS)
+        arrays, problems = archives.read_npz(data, budget, _numeric_only, max_arrays=MAX_OUTPUT_ARRAYS)
     except (archives.MemberProblem, archives.BudgetExceeded):
         return {}
-    return arrays
+    # The worker writes numeric arrays only: anything else means the archive was tampered with.
+    return {} if problems else arrays
 
 
 def _numeric_only(name, dtype, shape):

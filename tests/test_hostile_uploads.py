@@ -451,7 +451,27 @@ def outputs_archive(members):
     return raw_zip([(name, method, data, len(data), 0) for name, method, data in members])
 
 
-def test_outputs_reader_keeps_numeric_arrays_and_drops_everything_else(tmp_path):
+def test_outputs_reader_reads_numeric_arrays(tmp_path):
+    path = tmp_path / "outputs_0.npz"
+    path.write_bytes(outputs_archive([("ok.npy", zipfile.ZIP_STORED, npy_bytes(np.arange(6.0).reshape(2, 3)))]))
+    assert sandbox._read_arrays(path)["ok"].tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+@pytest.mark.parametrize("member", [
+    ("bomb.npy", zipfile.ZIP_BZIP2, BOMB),
+    ("objects.npy", zipfile.ZIP_STORED, npy_bytes(np.array([1, None], dtype=object), True)),
+    ("text.npy", zipfile.ZIP_STORED, npy_bytes(np.array(["a", "b"]))),
+    ("huge.npy", zipfile.ZIP_STORED, npy_header("<f8", (10 ** 5, 10 ** 5))),
+    ("short.npy", zipfile.ZIP_STORED, npy_header("<f8", (10,)) + b"\0" * 8),
+    ("plain.txt", zipfile.ZIP_STORED, b"hi"),
+], ids=lambda member: member[0])
+def test_outputs_reader_refuses_an_archive_with_anything_the_worker_does_not_write(member, tmp_path):
+    path = tmp_path / "outputs_0.npz"
+    path.write_bytes(outputs_archive([("ok.npy", zipfile.ZIP_STORED, npy_bytes(np.arange(6.0))), member]))
+    assert sandbox._read_arrays(path) == {}
+
+
+def test_npz_reader_names_each_refused_member_and_keeps_the_rest():
     members = [("ok.npy", zipfile.ZIP_STORED, npy_bytes(np.arange(6.0).reshape(2, 3))),
                ("bomb.npy", zipfile.ZIP_BZIP2, BOMB),
                ("objects.npy", zipfile.ZIP_STORED, npy_bytes(np.array([1, None], dtype=object), True)),
@@ -459,10 +479,12 @@ def test_outputs_reader_keeps_numeric_arrays_and_drops_everything_else(tmp_path)
                ("huge.npy", zipfile.ZIP_STORED, npy_header("<f8", (10 ** 5, 10 ** 5))),
                ("short.npy", zipfile.ZIP_STORED, npy_header("<f8", (10,)) + b"\0" * 8),
                ("plain.txt", zipfile.ZIP_STORED, b"hi")]
-    path = tmp_path / "outputs_0.npz"
-    path.write_bytes(outputs_archive(members))
-    arrays = sandbox._read_arrays(path)
+    budget = archives.Budget(max_bytes=64 << 20, max_files=100)
+    arrays, problems = archives.read_npz(outputs_archive(members), budget, sandbox._numeric_only)
     assert list(arrays) == ["ok"] and arrays["ok"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert [problem.split()[0].rstrip(":") for problem in problems] == [
+        "bomb.npy", "objects", "text", "huge", "short", "plain.txt"]
+    assert budget.bytes_used < 1 << 20
 
 
 def test_outputs_reader_counts_bytes_actually_produced(tmp_path):
