@@ -11,7 +11,6 @@ every process of that user is killed. Only plain JSON and ``.npz`` arrays
 (never pickles) are read back, size-capped, and what the student's code
 printed comes back capped, with the job's and the autograder's paths replaced.
 """
-import io
 import json
 import os
 import shutil
@@ -20,20 +19,23 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from autograder import isolation
+from autograder.harness import archives
 
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
 # The worker runs without site-packages (-S: no .pth files, no editable installs
 # of course_lib shadowing the submission's); it is told where numpy lives.
 NUMPY_HOME = str(Path(np.__file__).resolve().parents[1])
 MAX_REPLY_BYTES = 2 << 20
+MAX_REPLY_TEXT = 2000  # characters of one string of a reply
+MAX_REPLY_ITEMS = 200  # entries of one list or dict of a reply
 MAX_OUTPUT_BYTES = 64 << 20
+MAX_OUTPUT_ARRAYS = 5000
 SHOWN_PRINTED_CHARS = 4000  # of what one program printed
 LOG_BYTES = 4000  # the end of the worker's stderr, for the instructors' log
 SIGNAL_MEANINGS = {
@@ -228,31 +230,34 @@ def _read_private_file(path, max_bytes):
 
 
 def _read_reply(path):
-    """A program's reply, reduced to the fields and types the harness reads (the worker is not trusted)."""
+    """A program's reply, reduced to the fields, types and sizes the harness reads (the worker is not trusted)."""
     data = _read_private_file(path, MAX_REPLY_BYTES)
     if data is None:
         return None
     try:
-        reply = json.loads(data.decode())
-    except (ValueError, UnicodeDecodeError):
+        reply = json.loads(data.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
         return None
     if not isinstance(reply, dict):
         return None
     error = _typed(reply.get("error"), dict)
     printed = _typed(reply.get("printed"), dict)
+    chars = printed.get("chars")
+    seconds = reply.get("seconds")
     return {
         "status": "ok" if reply.get("status") == "ok" else "error",
-        "outputs": _typed(reply.get("outputs"), dict),
-        "warnings": [str(item) for item in _typed(reply.get("warnings"), list)],
-        "printed": {"chars": max(printed.get("chars") if isinstance(printed.get("chars"), int) else 0, 0),
-                    "head": str(printed.get("head", ""))[:SHOWN_PRINTED_CHARS]},
-        "seconds": reply.get("seconds") if isinstance(reply.get("seconds"), (int, float)) else 0.0,
+        "outputs": _kinds(reply.get("outputs")),
+        "warnings": [_text(item) for item in _typed(reply.get("warnings"), list)[:MAX_REPLY_ITEMS]],
+        "printed": {"chars": max(chars, 0) if isinstance(chars, int) and not isinstance(chars, bool) else 0,
+                    "head": _text(printed.get("head", ""), SHOWN_PRINTED_CHARS)},
+        "seconds": float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0,
         "error": {
-            "where": str(error.get("where", "")),
-            "type": str(error.get("type", "Error")),
-            "message": str(error.get("message", "")),
+            "where": _text(error.get("where", "")),
+            "type": _text(error.get("type", "Error")),
+            "message": _text(error.get("message", "")),
             "not_implemented": error.get("not_implemented") is True,
-            "frames": [frame for frame in _typed(error.get("frames"), list) if isinstance(frame, dict)],
+            "frames": [{key: _text(frame.get(key, "")) for key in ("file", "line", "function", "code")}
+                       for frame in _typed(error.get("frames"), list)[:MAX_REPLY_ITEMS] if isinstance(frame, dict)],
         },
     }
 
@@ -261,16 +266,41 @@ def _typed(value, kind):
     return value if isinstance(value, kind) else kind()
 
 
+def _text(value, limit=MAX_REPLY_TEXT):
+    """A short, valid string of whatever JSON value the worker put there."""
+    text = value if isinstance(value, str) else json.dumps(value)[:limit] if _flat(value) else type(value).__name__
+    return text[:limit].encode("utf-8", errors="replace").decode("utf-8")
+
+
+def _flat(value):
+    return isinstance(value, (int, float, bool)) or value is None
+
+
+def _kinds(outputs):
+    """What each output was, as the worker describes it: {name: {field: short text or list of texts}}."""
+    kinds = {}
+    for name, kind in list(_typed(outputs, dict).items())[:MAX_REPLY_ITEMS]:
+        if isinstance(kind, dict):
+            kinds[_text(name)] = {_text(key): [_text(item) for item in value[:MAX_REPLY_ITEMS]]
+                                  if isinstance(value, list) else _text(value)
+                                  for key, value in list(kind.items())[:8]}
+    return kinds
+
+
 def _read_arrays(path):
+    """The numeric arrays of a program's outputs archive, read within MAX_OUTPUT_BYTES whatever it claims;
+    none at all when it holds anything the worker does not write."""
     data = _read_private_file(path, MAX_OUTPUT_BYTES)
     if data is None:
         return {}
+    budget = archives.Budget(max_bytes=MAX_OUTPUT_BYTES, max_files=MAX_OUTPUT_ARRAYS, seconds=30.0)
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(member.file_size for member in archive.infolist()) > MAX_OUTPUT_BYTES:
-                return {}
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except Exception:  # any malformed file the worker may have left, pickles included: no outputs
+        arrays, problems = archives.read_npz(data, budget, _numeric_only, max_arrays=MAX_OUTPUT_ARRAYS)
+    except (archives.MemberProblem, archives.BudgetExceeded):
         return {}
-    return {key: value for key, value in arrays.items() if value.dtype.kind in "biuf"}
+    # The worker writes numeric arrays only: anything else means the archive was tampered with.
+    return {} if problems else arrays
+
+
+def _numeric_only(name, dtype, shape):
+    return None if dtype.kind in "biuf" else f"dtype {dtype} is not numeric"

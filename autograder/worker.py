@@ -23,10 +23,12 @@ A program is plain JSON that says what to call and what to send back:
   dict the call updated), ``{"$dtype": "float64"}``
   a numpy scalar type and ``{"$file": name}`` the path of a file of the job.
 - ``outputs``: ``{name: REF}``; arrays, numbers, and dicts/lists of them.
-- ``numeric``: central-difference gradients of the student's own code:
-  ``{"calls": [k1, k2], "output": [...], "dout": name or None, "wrt": {name: REF}}``
+- ``numeric``: the student's own forward at nudged points, from which the
+  grading process computes central differences (never this process):
+  ``{"calls": [k1, k2], "output": [...], "dout": name or None, "wrt": {name: REF}, "h": h}``
   re-runs calls k1..k2 with each entry of every ``wrt`` array nudged in place
-  and differentiates sum(output * dout), or the scalar output when dout is None.
+  by +h and -h and sends back the output (as float64) at every point, as
+  ``numeric/<name>/plus`` and ``numeric/<name>/minus`` of shape (*wrt shape, *output shape).
 - ``seed``: seeds ``np.random`` before the program runs.
 """
 import importlib
@@ -166,28 +168,27 @@ class Job:
         module = owner.__module__.replace("course_lib.", "", 1)
         return f"{module}.{owner.__qualname__}.{call['method']}"
 
-    # Numerical gradients ----------------------------------------------------
+    # Nudged forward passes -------------------------------------------------
 
-    def numeric_gradients(self, calls, spec):
+    def nudged_outputs(self, calls, spec):
+        """{name: (outputs at x + h e_i, outputs at x - h e_i)} for every entry i of every ``wrt`` array."""
         first, last = spec["calls"]
-        dout = self.inputs[spec["dout"]] if spec.get("dout") else None
         h = spec.get("h", 1e-6)
 
-        def objective():
+        def forward():
             self.run_calls(calls, first, last)
             output = self.results[last]
             for step in spec.get("output", []):
                 output = step_into(output, step)
-            output = np.asarray(output, dtype=np.float64)
-            return float(output) if dout is None else float(np.sum(output * dout))
+            return np.array(output, dtype=np.float64)
 
-        gradients = {}
+        nudged = {}
         for name, ref in spec["wrt"].items():
             target = self.resolve(ref, copy=False)
             if not isinstance(target, np.ndarray) or not np.issubdtype(target.dtype, np.floating):
                 raise ProgramError({"type": "TypeError", "message": f"{name}: not an array of floats"})
-            gradients[name] = central_differences(objective, target, h)
-        return gradients
+            nudged[name] = nudge_each_entry(forward, target, h)
+        return nudged
 
 
 def step_into(target, step):
@@ -199,19 +200,20 @@ def step_into(target, step):
     return getattr(target, step)
 
 
-def central_differences(objective, x, h):
-    grad = np.zeros(x.shape, dtype=np.float64)
+def nudge_each_entry(forward, x, h):
+    """forward() with each entry of x moved by +h and by -h in turn, stacked: (plus, minus)."""
+    plus, minus = [], []
     for index in np.ndindex(x.shape):
         original = x[index]
         x[index] = original + h
-        plus = objective()
+        plus.append(forward())
         x[index] = original - h
-        minus = objective()
+        minus.append(forward())
         x[index] = original
-        grad[index] = (plus - minus) / (2 * h)
-    return grad
-
-
+    if not plus:
+        return np.zeros(x.shape), np.zeros(x.shape)
+    return (np.stack(plus).reshape(x.shape + plus[0].shape),
+            np.stack(minus).reshape(x.shape + minus[0].shape))
 
 
 def import_course_lib_name(qualname, submission_dir):
@@ -351,15 +353,16 @@ def run_program(job, program):
 
 
 def numeric_arrays(job, calls, specs, problems):
-    """Numerical gradients ``numeric/<name>``; a failure is noted in problems and leaves them out."""
+    """The nudged forward outputs ``numeric/<name>/plus|minus``; a failure is noted in problems and leaves them out."""
     arrays = {}
     for spec in specs:
         try:
-            arrays.update({f"numeric/{name}": grad for name, grad in job.numeric_gradients(calls, spec).items()})
+            for name, (plus, minus) in job.nudged_outputs(calls, spec).items():
+                arrays.update({f"numeric/{name}/plus": plus, f"numeric/{name}/minus": minus})
         except ProgramError as failure:
             problems.append(f"the numerical gradient of your code could not be computed: "
                             f"{failure.info.get('type', 'Error')}: {failure.info.get('message', '')}")
-        except Exception as error:  # an output that is not an array of numbers
+        except Exception as error:  # an output that is not an array of numbers, or changes shape
             problems.append(f"the numerical gradient of your code could not be computed: {type(error).__name__}")
     return arrays
 

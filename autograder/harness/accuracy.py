@@ -1,19 +1,25 @@
 """Accuracy of a submitted checkpoint on the held-out data packed in the autograder.
 
-A standard model class is rebuilt and evaluated by the reference library in
-the grading process, so the student's code never sees the held-out labels; a
-custom architecture is evaluated by the student's own code in a worker that
+A checkpoint is read within a budget (``archives``): only float32/float64
+arrays and a short JSON ``meta`` are accepted, and a clean copy holding just
+those is what gets evaluated. A standard model class is rebuilt and evaluated
+by the reference library in a child of the grading process, under a time and
+memory limit, so the student's code never sees the held-out labels and a
+crafted checkpoint cannot hang or exhaust the grading process; a custom
+architecture is evaluated by the student's own code in a worker that
 receives only the preprocessed images and returns class scores.
 """
 import json
 import math
+import multiprocessing
 import resource
-import zipfile
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from autograder.harness.archives import Budget, BudgetExceeded, MemberProblem, read_npz
 from autograder.harness.judge import CheckResult, Verdict
 
 # Evaluated in the grading process by the reference forward; the value says
@@ -30,11 +36,14 @@ STANDARD_CLASSES = {
     "course_lib.mlp.nets.TinyNet": "images",
 }
 BATCH_SIZE = 100
-MAX_CHECKPOINT_BYTES = 400 << 20
-# Room the grading process gets for building a submitted model: a checkpoint
+CHECKPOINT_LIMITS = {"max_bytes": 128 << 20, "max_files": 1000, "seconds": 60.0}
+META_CHARACTERS = 16384
+ACCEPTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# Room the evaluating child gets for building a submitted model: a checkpoint
 # whose recorded arguments ask for absurd sizes fails cleanly instead of
-# exhausting the machine.
-MODEL_MEMORY_BYTES = 1536 << 20
+# exhausting the machine (Gradescope's container has 768 MB in all).
+MODEL_MEMORY_BYTES = 448 << 20
+EVALUATION_SECONDS = 120.0
 
 
 class CheckpointError(ValueError):
@@ -57,20 +66,45 @@ def preprocessed(heldout, start, stop, layout):
     return images.reshape(len(images), -1) if layout == "rows" else images
 
 
-def checkpoint_class(path):
-    """The class name recorded in a checkpoint; a CheckpointError for anything unreadable or oversized."""
+def accepted_array(name, dtype, shape):
+    """Why a checkpoint member is refused, or None: ``meta`` is a short string, the rest float arrays."""
+    if name == "meta":
+        if dtype.kind != "U" or tuple(shape) != () or dtype.itemsize > 4 * META_CHARACTERS:
+            return "must be a short JSON string, as save_model writes it"
+        return None
+    if dtype not in ACCEPTED_DTYPES:
+        return f"dtype {dtype}: only float32 and float64 arrays are accepted"
+    return None
+
+
+def read_checkpoint(path):
+    """(meta, {name: array}) of a checkpoint, every member checked; a CheckpointError naming what is wrong."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            if sum(member.file_size for member in archive.infolist()) > MAX_CHECKPOINT_BYTES:
-                raise CheckpointError(f"the checkpoint holds more than {MAX_CHECKPOINT_BYTES >> 20} MB of arrays")
-        with np.load(path, allow_pickle=False) as archive:
-            meta = json.loads(str(archive["meta"]))
-        return str(meta["class"])
-    except CheckpointError:
-        raise
-    except Exception as error:  # any malformed file: zip, npy header, JSON or keys
-        raise CheckpointError(f"not a checkpoint written by course_lib.checkpoint.save_model "
-                              f"({type(error).__name__})") from None
+        arrays, problems = read_npz(Path(path), Budget(**CHECKPOINT_LIMITS), accepted_array)
+    except (MemberProblem, BudgetExceeded) as error:
+        raise CheckpointError(f"it cannot be read: {error}") from None
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise CheckpointError("it holds members that are refused: " + "; ".join(problems[:3]) + more)
+    if "meta" not in arrays:
+        raise CheckpointError("not a checkpoint written by course_lib.checkpoint.save_model (no 'meta' entry)")
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except (ValueError, RecursionError):
+        meta = None
+    if not isinstance(meta, dict) or not isinstance(meta.get("class"), str) or not isinstance(meta.get("kwargs"),
+                                                                                                  dict):
+        raise CheckpointError("its 'meta' entry is not what course_lib.checkpoint.save_model writes")
+    return meta, arrays
+
+
+def clean_copy(path, folder):
+    """(class name, path of a copy of the checkpoint holding only its checked arrays and meta)."""
+    meta, arrays = read_checkpoint(path)
+    copy = Path(folder) / Path(path).name
+    with open(copy, "wb") as file:
+        np.savez(file, meta=np.array(json.dumps(meta)), **arrays)
+    return meta["class"], copy
 
 
 @contextmanager
@@ -93,43 +127,82 @@ def memory_budget(extra_bytes):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def reference_scores(path, heldout, reference, layout):
-    """Scores of a standard-class checkpoint from the reference forward, batch by batch."""
-    load_model = reference.attribute("checkpoint.load_model")
-    class_scores = reference.attribute("checkpoint.class_scores")
+def reference_scores(path, heldout, reference, layout, seconds=EVALUATION_SECONDS):
+    """Scores of a standard-class checkpoint from the reference forward, batch by batch, computed in a
+    child process within ``seconds`` and MODEL_MEMORY_BYTES."""
+    def evaluate():
+        load_model = reference.attribute("checkpoint.load_model")
+        class_scores = reference.attribute("checkpoint.class_scores")
+        model = load_model(path)
+        return np.concatenate([
+            class_scores(model, preprocessed(heldout, start, start + BATCH_SIZE, layout), BATCH_SIZE)
+            for start in range(0, len(heldout["y"]), BATCH_SIZE)
+        ])
+
+    status, value = in_child(evaluate, seconds)
+    if status == "ok":
+        return value
+    if status == "timeout":
+        raise CheckpointError(f"evaluating the model it describes took more than {seconds:g} s")
+    if status == "MemoryError":
+        raise CheckpointError("the model the checkpoint describes is too large to evaluate")
+    # The loader names the file by its path on this machine; the student knows it by its own name.
+    raise CheckpointError(f"it could not be loaded or evaluated: {value.replace(str(path), Path(path).name)}")
+
+
+def in_child(function, seconds):
+    """("ok", function()) computed in a forked child with limited memory and CPU time, or
+    ("timeout", "") or (exception type name, message)."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=child_main, args=(function, sender, seconds), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(seconds):
+            return "timeout", ""
+        return receiver.recv()
+    except EOFError:  # the child died without answering (a limit killed it)
+        return "MemoryError", ""
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+
+
+def child_main(function, sender, seconds):
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (int(seconds) + 1, hard))
     try:
         with memory_budget(MODEL_MEMORY_BYTES):
-            model = load_model(path)
-            return np.concatenate([
-                class_scores(model, preprocessed(heldout, start, start + BATCH_SIZE, layout), BATCH_SIZE)
-                for start in range(0, len(heldout["y"]), BATCH_SIZE)
-            ])
-    except MemoryError:
-        raise CheckpointError("the model the checkpoint describes is too large to evaluate") from None
-    except (ValueError, TypeError, KeyError) as error:
-        # The loader names the file by its path on this machine; the student knows it by its own name.
-        message = str(error).replace(str(path), Path(path).name)
-        raise CheckpointError(f"it could not be loaded or evaluated: {message}") from None
+            answer = ("ok", function())
+    except Exception as error:  # reported to the parent, which turns it into feedback
+        answer = (type(error).__name__, str(error)[:500])
+    sender.send(answer)
+    sender.close()
 
 
-def grade_checkpoint(checkpoint, path, heldout, reference, run_custom):
+def grade_checkpoint(checkpoint, path, heldout, reference, run_custom, seconds=EVALUATION_SECONDS):
     """Verdict and leaderboard entry of one checkpoint (manifest entry with file, lo, hi).
 
     run_custom(path, images) returns (scores, None) or (None, Verdict) for a
-    custom architecture, evaluated by the student's code in a worker.
+    custom architecture, evaluated by the student's code in a worker;
+    ``seconds`` bounds the evaluation of a standard class.
     """
     if path is None:
         return Verdict(0.0, [f"{checkpoint['file']} was not found in your upload; run "
                              f"{checkpoint['notebook']} to the end, it saves this checkpoint"], failure="missing_file")
     try:
-        class_name = checkpoint_class(path)
-        layout = STANDARD_CLASSES.get(class_name)
-        if layout is not None:
-            scores = reference_scores(path, heldout, reference, layout)
-        else:
-            scores, failed = run_custom(path, preprocessed(heldout, 0, len(heldout["y"]), "images"))
-            if failed is not None:
-                return failed
+        with tempfile.TemporaryDirectory(prefix="checkpoint-") as folder:
+            class_name, clean = clean_copy(path, folder)
+            layout = STANDARD_CLASSES.get(class_name)
+            if layout is not None:
+                scores = reference_scores(clean, heldout, reference, layout, seconds)
+            else:
+                scores, failed = run_custom(clean, preprocessed(heldout, 0, len(heldout["y"]), "images"))
+                if failed is not None:
+                    return failed
     except CheckpointError as error:
         return Verdict(0.0, [f"{checkpoint['file']}: {error}"], failure="error")
     return accuracy_verdict(checkpoint, class_name, layout, scores, heldout)

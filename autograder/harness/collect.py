@@ -4,8 +4,11 @@ A ``.py`` file is placed by its path inside ``course_lib/`` when one of its
 folders is called ``course_lib``; in an upload without any such folder, by the
 longest tail of its path that names a file of the release (``mlp/layers.py``
 and ``layers.py`` share a basename). Zip files inside the upload are unpacked
-first. Files that are not found keep the released stub, so only their own
-tests are lost.
+first, within one budget for the whole upload (``archives``); a file that
+cannot be read is named in a note and costs only itself. Besides the files of
+the release, only a few new modules are overlaid (every job gets a copy); other
+``.py`` files are listed, not copied. Files that are not found keep the
+released stub, so only their own tests are lost.
 """
 import os
 import shutil
@@ -13,10 +16,17 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from autograder.harness.archives import Budget, BudgetExceeded, MemberProblem, member_problems, open_zip, read_member
+
 SKIPPED_FOLDERS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
-MAX_UNPACKED_BYTES = 300 << 20
-MAX_UNPACKED_FILES = 20000
-MAX_ZIP_DEPTH = 2
+# One budget for everything an upload holds, inner zips included: what is
+# unpacked is written to disk, and checkpoints are read again under their own.
+UPLOAD_LIMITS = {"max_bytes": 256 << 20, "max_files": 20000, "max_depth": 2, "max_path_chars": 300,
+                 "max_path_parts": 32, "seconds": 60.0}
+# One member (a decompression bomb) can spend only part of the budget and cost only itself.
+MAX_MEMBER_BYTES = 128 << 20
+SHOWN_PROBLEMS = 10
+MAX_ADDED_MODULES = 20
 
 
 @dataclass
@@ -28,54 +38,91 @@ class Collection:
     checkpoints: dict = field(default_factory=dict)  # manifest file -> path on disk
     logs: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    problems: list = field(default_factory=list)  # upload files that could not be read, and why
+    added: list = field(default_factory=list)  # course_lib-relative paths of the student's own modules
+    extras: list = field(default_factory=list)  # .py files in course_lib folders beyond MAX_ADDED_MODULES, not used
 
 
-def upload_files(root, scratch, depth=0):
-    """(path shown to the student, path on disk) of every regular file, zips unpacked into ``scratch``."""
-    found = []
-    for path in walk_regular_files(Path(root)):
-        relative = path.relative_to(root)
-        if path.suffix.lower() == ".zip" and depth < MAX_ZIP_DEPTH:
-            target = scratch / f"zip{len(list(scratch.glob('zip*')))}"
-            if unpack(path, target):
-                found += [(f"{relative.as_posix()}/{shown}", disk)
-                          for shown, disk in upload_files(target, scratch, depth + 1)]
-                continue
-        found.append((relative.as_posix(), path))
-    return found
+class Unpacker:
+    """Every regular file of an upload as (path shown to the student, path on disk), zips unpacked,
+    within one Budget; what could not be read is noted in ``problems`` and costs only itself."""
 
+    def __init__(self, scratch, budget):
+        self.scratch = Path(scratch)
+        self.budget = budget
+        self.problems = []
+        self.archives = 0
 
-def walk_regular_files(root):
-    """Regular files under root, sorted; symbolic links (to files or folders) are never followed."""
-    paths = []
-    for folder, subfolders, names in os.walk(root, followlinks=False):
-        subfolders[:] = [name for name in subfolders if name not in SKIPPED_FOLDERS]
-        for name in names:
-            path = Path(folder) / name
-            if path.is_file() and not path.is_symlink():
-                paths.append(path)
-    return sorted(paths)
+    def files(self, root):
+        found, pending = [], [(Path(root), "", 0)]
+        try:
+            while pending:
+                folder, prefix, depth = pending.pop(0)
+                for path, relative in walk_regular_files(folder, self.budget, self.problems, prefix):
+                    if depth == 0:  # unpacked members were counted as they were written
+                        self.budget.charge_file()
+                    if path.suffix.lower() == ".zip" and depth < self.budget.max_depth:
+                        target = self.scratch / f"zip{self.archives}"
+                        self.archives += 1
+                        if self.unpack(path, target, relative):
+                            pending.append((target, relative + "/", depth + 1))
+                            continue
+                    found.append((relative, path))
+        except BudgetExceeded as spent:
+            self.problems.append(f"{spent}: the rest of it was not read (remove what the assignment does not need)")
+        return found
 
-
-def unpack(archive_path, target):
-    """Extract a zip safely (no absolute or parent paths, no links, bounded size); False if unreadable."""
-    try:
-        with zipfile.ZipFile(archive_path) as archive:
-            members = [m for m in archive.infolist() if not m.is_dir()]
-            if len(members) > MAX_UNPACKED_FILES or sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-                return False
-            for member in members:
-                name = PurePosixPath(member.filename)
-                is_link = (member.external_attr >> 16) & 0o170000 == 0o120000
-                if name.is_absolute() or ".." in name.parts or is_link:
+    def unpack(self, archive_path, target, shown):
+        """Extract the readable members of a zip into ``target``; False when it is no zip at all."""
+        try:
+            archive = open_zip(archive_path, self.budget)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            return False
+        with archive:
+            refused = member_problems(archive, self.budget)
+            for info in archive.infolist():
+                if info.is_dir():
                     continue
-                destination = target.joinpath(*name.parts)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(member) as source, open(destination, "wb") as sink:
-                    shutil.copyfileobj(source, sink)
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return False
-    return True
+                if info.filename in refused:
+                    self.problems.append(f"{shown}/{info.filename} {refused[info.filename]}")
+                    continue
+                self.budget.charge_file()
+                destination = target.joinpath(*PurePosixPath(info.filename).parts)
+                try:
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    with open(destination, "wb") as sink:
+                        read_member(archive, info, self.budget, limit=MAX_MEMBER_BYTES, sink=sink)
+                except MemberProblem as problem:
+                    self.problems.append(f"{shown}/{problem}")
+                    destination.unlink(missing_ok=True)
+                except OSError as error:
+                    self.problems.append(f"{shown}/{info.filename} could not be unpacked ({error.strerror})")
+        return True
+
+
+def walk_regular_files(root, budget, problems, prefix=""):
+    """(path, shown path) of the regular files under root, sorted, without following symbolic links;
+    folders nested deeper than the budget allows are noted and skipped."""
+    found, pending = [], [(Path(root), prefix)]
+    while pending:
+        folder, shown = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in entries:
+            budget.check_time()
+            relative = shown + entry.name
+            problem = budget.path_problem(relative)
+            if problem:
+                problems.append(f"{relative[:80]}... skipped: {problem}")
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in SKIPPED_FOLDERS:
+                    pending.append((Path(entry.path), relative + "/"))
+            elif entry.is_file(follow_symlinks=False):
+                found.append((Path(entry.path), relative))
+    return sorted(found, key=lambda item: item[1])
 
 
 def inside_course_lib(shown):
@@ -122,20 +169,27 @@ def collect_submission(submission_dir, stubs_dir, work_dir, student_files, check
     work_dir = Path(work_dir)
     scratch = work_dir / "unpacked"
     scratch.mkdir(parents=True, exist_ok=True)
-    files = upload_files(Path(submission_dir), scratch)
+    unpacker = Unpacker(scratch, Budget(**UPLOAD_LIMITS))
+    files = unpacker.files(Path(submission_dir))
     overlay = work_dir / "overlay"
     shutil.copytree(Path(stubs_dir) / "course_lib", overlay / "course_lib",
                     ignore=shutil.ignore_patterns("__pycache__"))
     known = sorted(p.relative_to(overlay / "course_lib").as_posix()
                    for p in (overlay / "course_lib").rglob("*.py"))
-    collection = Collection(overlay)
+    collection = Collection(overlay, problems=unpacker.problems)
     placed = {}
     loose = not any(inside_course_lib(shown) for shown, _ in files)
+    preferred = set(student_files)
     for shown, disk in files:
         if disk.suffix == ".py":
-            target = library_path(shown, known, set(student_files), loose)
+            target = library_path(shown, known, preferred, loose)
             if target:
                 placed.setdefault(target, []).append((shown, disk))
+    # Modules of the student's own (a custom architecture) are overlaid too, but only a few: every job gets a copy.
+    added = sorted(target for target in placed if target not in set(known))
+    for target in added[MAX_ADDED_MODULES:]:
+        collection.extras += [shown for shown, _ in placed.pop(target)]
+    collection.added = added[:MAX_ADDED_MODULES]
     for target, candidates in sorted(placed.items()):
         shown, disk = choose(candidates)
         destination = overlay / "course_lib" / target

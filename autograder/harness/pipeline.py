@@ -15,7 +15,7 @@ import numpy as np
 
 from autograder import isolation, layout
 from autograder.harness.accuracy import grade_checkpoint, load_heldout
-from autograder.harness.collect import collect_submission
+from autograder.harness.collect import MAX_ADDED_MODULES, SHOWN_PROBLEMS, collect_submission
 from autograder.harness.judge import Judge, Verdict
 from autograder.harness.reference import ReferenceLibrary
 from autograder.harness.report import Report
@@ -27,6 +27,9 @@ from autograder.suites.spec import call, inp, job_file, program, res
 MIN_TEST_SECONDS = 2.0
 CRASH_MESSAGE = ("The autograder itself failed ({error}). This is not a problem with your submission: "
                  "please tell the course staff; the details are in the autograder log.")
+TEST_CRASH_MESSAGE = ("The autograder could not grade this test: it failed ({error}) on what {culprit} produced. "
+                      "The other tests were graded. If the file looks fine to you, please tell the course staff.")
+SHOWN_EXTRAS = 3
 
 
 @dataclass
@@ -93,7 +96,9 @@ def judged(test, arrays, reply, context):
     if reply.get("status") != "ok":
         return with_printed(verdict_from_error(reply.get("error") or {}), reply.get("printed") or {}, test)
     inputs, expected = context.fixtures[test.id]
-    verdict = Judge(arrays, reply.get("outputs"), expected, inputs, context.reference).run(test.checks)
+    judge = Judge(arrays, reply.get("outputs"), expected, inputs, context.reference,
+                  numerics=test.program.get("numeric", ()))
+    verdict = judge.run(test.checks)
     verdict.notes += [str(note) for note in reply.get("warnings", [])]
     return with_printed(verdict, reply.get("printed") or {}, test)
 
@@ -128,7 +133,8 @@ def run_function_tests(tests, context, tests_left):
         request = {"programs": [test.program for test in batch]}
         result = run_worker(request, [context.fixtures[test.id][0] for test in batch], context.collection.overlay,
                             limits)
-        verdicts += [judged(test, arrays, reply, context) for test, (arrays, reply) in zip(batch, result.programs)]
+        verdicts += [guarded(judged, test, context, test, arrays, reply, context)
+                     for test, (arrays, reply) in zip(batch, result.programs)]
         if result.status != "ok":
             failed = batch[len(result.programs)]
             verdicts.append(with_printed(worker_failure(result, failed), result.printed, failed))
@@ -155,17 +161,62 @@ def run_accuracy_test(test, context, tests_left):
         return scores, None
 
     path = context.collection.checkpoints.get(checkpoint["file"])
-    return grade_checkpoint(checkpoint, path, heldout, context.reference, run_custom)
+    return grade_checkpoint(checkpoint, path, heldout, context.reference, run_custom,
+                            context.limits([test], tests_left).wall_seconds)
+
+
+def culprit(test, context):
+    """The student's file a test's results come from, as the student knows it."""
+    if test.kind == "accuracy":
+        return f"your {test.checkpoint['file']}"
+    parts = test.function.split("[")[0].split(".")
+    for length in range(len(parts) - 1, 0, -1):
+        target = "/".join(parts[:length]) + ".py"
+        if target in context.collection.found:
+            return f"your course_lib/{target} (from {context.collection.found[target]})"
+    return f"the code of {test.function}"
+
+
+def guarded(grade_test, test, context, *args):
+    """grade_test(*args), or a Verdict naming the student's file when the harness fails on it."""
+    try:
+        return grade_test(*args)
+    except isolation.IsolationError:
+        raise
+    except Exception as error:  # any failure of the harness on what this test produced costs only this test
+        traceback.print_exc()
+        return harness_verdict(error, test, context)
+
+
+def harness_verdict(error, test, context):
+    return Verdict(0.0, [TEST_CRASH_MESSAGE.format(error=type(error).__name__, culprit=culprit(test, context))],
+                   failure="harness")
+
+
+def shortened(names, limit=SHOWN_EXTRAS):
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def describe_collection(collection, manifest):
     expected = set(manifest["student_files"])
     messages = [f"Graded course_lib/{target} (from {shown})"
                 for target, shown in sorted(collection.found.items()) if target in expected]
-    others = sorted(set(collection.found) - expected)
+    others = sorted(set(collection.found) - expected - set(collection.added))
+    if collection.added:
+        messages.append(f"{len(collection.added)} module(s) of your own were added to course_lib: "
+                        + shortened(collection.added))
     if others:
         messages.append(f"{len(others)} more course_lib file(s) from your upload replaced the released copies: "
-                        + ", ".join(others))
+                        + shortened(others))
+    if collection.extras:
+        messages.append(f"{len(collection.extras)} more .py file(s) in course_lib folders of your upload were not "
+                        f"used (only {MAX_ADDED_MODULES} modules of your own are): {shortened(sorted(collection.extras))}")
+    problems = collection.problems
+    if problems:
+        messages.append(f"{len(problems)} file(s) of your upload could not be read: "
+                        + "; ".join(problems[:SHOWN_PROBLEMS])
+                        + (f"; and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS else ""))
     messages += collection.notes
     for log in manifest["logs"]:
         if log not in collection.logs:
@@ -198,10 +249,21 @@ def grade(root, only=()):
 
 
 def peak_memory_line():
-    """Peak resident memory of the grading process and of the largest worker (for the instructor log)."""
+    """Peak resident memory of the grading process and of the largest worker, and what the grading process
+    wrote (for the instructor log)."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return f"peak memory: grading process {own:.0f} MB, largest worker {workers:.0f} MB"
+    return (f"peak memory: grading process {own:.0f} MB, largest worker {workers:.0f} MB; "
+            f"written by the grading process: {written_bytes() / (1 << 20):.0f} MB")
+
+
+def written_bytes():
+    """Bytes the grading process passed to write calls (files, pipes), from /proc; 0 where there is none."""
+    try:
+        with open("/proc/self/io") as io_counters:
+            return next(int(line.split()[1]) for line in io_counters if line.startswith("wchar:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
 
 
 def run_tests(root, manifest, planned, report, only):
@@ -224,15 +286,25 @@ def run_tests(root, manifest, planned, report, only):
             started = time.monotonic()
             done += len(group)
             tests_left = len(selected) - done
-            if group[0].test.kind == "accuracy":
-                verdicts = [run_accuracy_test(group[0].test, context, tests_left)]
-            else:
-                verdicts = run_function_tests([p.test for p in group], context, tests_left)
+            verdicts = run_group([p.test for p in group], context, tests_left)
             print(f"{group[0].test.function}: {[round(v.fraction, 3) for v in verdicts]} "
                   f"({time.monotonic() - started:.2f} s)", flush=True)
             for planned_test, verdict in zip(group, verdicts):
                 report.record(planned_test, verdict)
         report.appended = gradescope_entries(root.submission, manifest, work + "/written")
+
+
+def run_group(tests, context, tests_left):
+    """Verdicts of one group of tests; a failure of the harness costs only these tests."""
+    try:
+        if tests[0].kind == "accuracy":
+            return [run_accuracy_test(tests[0], context, tests_left)]
+        return run_function_tests(tests, context, tests_left)
+    except isolation.IsolationError:
+        raise
+    except Exception as error:  # the other groups are still graded
+        traceback.print_exc()
+        return [harness_verdict(error, test, context) for test in tests]
 
 
 def groups(planned):

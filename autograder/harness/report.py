@@ -4,12 +4,77 @@ Until a test has run it is reported as failed with "not run", so a harness
 that dies half way still leaves a complete, valid file behind.
 """
 import json
+import math
 import os
+import re
 import time
 from pathlib import Path
 
 NOT_RUN = "Not run: the autograder stopped before this test (see the message at the top)."
 OUTPUT_LIMIT = 8000
+# Gradescope shows results.json comfortably below this size; fitted() keeps it there.
+RESULTS_LIMIT = 200_000
+SHORT_OUTPUT = 1500
+SHORT_SUMMARY = 20_000
+SHOWN_CHECKS = 20
+# Characters markdown or HTML would interpret in a summary line; an underscore only where it can start or end
+# emphasis (inside a name like course_lib it cannot). Control characters would start new markdown lines.
+MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>&|#!~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def markdown_text(text):
+    """One line of plain text, safe inside a markdown summary: markup is escaped, line breaks removed."""
+    return MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), CONTROL.sub(" ", str(text)))
+
+
+def valid(value):
+    """``value`` with every string valid UTF-8 (lone surrogates replaced) and every float finite (else None)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", errors="replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {valid(key): valid(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [valid(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def size_of(body):
+    return len(json.dumps(body).encode("utf-8"))
+
+
+def capped_checks(count):
+    def cap(test):
+        extra = test["extra_data"]
+        extra.update(checks=extra.get("checks", [])[:count], diagnoses=extra.get("diagnoses", [])[:count])
+    return cap
+
+
+def fitted(body, limit=RESULTS_LIMIT):
+    """results.json made to fit ``limit`` bytes: shorter feedback first, then checks without their
+    messages, then fewer checks and diagnoses, then a shorter summary."""
+    steps = [
+        lambda test: test.update(output=shortened(test["output"], SHORT_OUTPUT)),
+        lambda test: [check.update(message="") for check in test["extra_data"].get("checks", [])],
+        capped_checks(SHOWN_CHECKS),
+        lambda test: test.update(output=shortened(test["output"], SHORT_OUTPUT // 5)),
+        capped_checks(0),
+        lambda test: test.update(output=shortened(test["output"], 0)),
+    ]
+    for step in steps:
+        if size_of(body) <= limit:
+            return body
+        for test in body["tests"]:
+            step(test)
+    if size_of(body) > limit:
+        body["output"] = shortened(body["output"], SHORT_SUMMARY)
+    return body
+
+
+def shortened(text, limit):
+    return text if len(text) <= limit else text[:limit] + "\n[... shortened to keep the results small]"
 
 
 def feedback_text(planned, verdict, prerequisite_lines=()):
@@ -95,14 +160,14 @@ class Report:
         }
         if leaderboard:
             body["leaderboard"] = leaderboard
-        return body
+        return fitted(valid(body))
 
     def summary(self, tests):
         earned = sum(test["score"] for test in tests)
         possible = sum(test["max_score"] for test in tests)
-        lines = [f"## {self.title}", "", f"Autograded score: {earned:.4g} / {possible:.4g}"]
+        lines = [f"## {markdown_text(self.title)}", "", f"Autograded score: {earned:.4g} / {possible:.4g}"]
         if self.messages:
-            lines += [""] + [f"- {message}" for message in self.messages]
+            lines += [""] + [f"- {markdown_text(message)}" for message in self.messages]
         return "\n".join(lines)
 
     def write(self):
@@ -112,7 +177,7 @@ class Report:
 def write_json_atomically(path, body):
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(body, indent=2))
+    temporary.write_text(json.dumps(body, allow_nan=False), encoding="utf-8")
     os.replace(temporary, path)
 
 

@@ -2,6 +2,7 @@
 import numpy as np
 
 from autograder.suites import draw
+from autograder.suites.masks import dropout_net_gradient, inverted_dropout_gradient
 from autograder.suites.spec import (
     Check,
     arg,
@@ -13,6 +14,7 @@ from autograder.suites.spec import (
     init_test,
     inp,
     layer_gradient_test,
+    gated,
     method,
     net_test,
     numeric,
@@ -92,6 +94,9 @@ def same_mask_rule(outputs, expected, inputs, reference):
     return False, "two calls with the same dropout_param['seed'] dropped different units"
 
 
+NO_DROPOUT = "equal masks count only for a dropout that works (see p=0.6)"
+
+
 def dropout_backward_rule(outputs, expected, inputs, reference):
     kept = float(np.mean(outputs["dx"] != 0))
     if abs(kept - 0.6) > 0.15:
@@ -128,7 +133,7 @@ LAYER_TESTS = [
             {**{f"out_{p}": res(i, 0) for i, p in enumerate(DROP_PROBABILITIES)},
              "out_again": res(3, 0), "out_test": res(4, 0)}),
         [Check("custom", rule=dropout_rule(p), label=f"train mode, p={p}") for p in DROP_PROBABILITIES]
-        + [Check("custom", rule=same_mask_rule, label="same seed, same mask"),
+        + [Check("custom", rule=gated(same_mask_rule, dropout_rule(0.6), NO_DROPOUT), label="same seed, same mask"),
            Check("match", "out_test", label="test mode returns x")],
     ),
     behaviour_test(
@@ -138,9 +143,10 @@ LAYER_TESTS = [
              call("layers.dropout_backward", inp("dout"), res(0, 1)),
              call("layers.dropout_forward", inp("x"), dropout_param("test", 0.4)),
              call("layers.dropout_backward", inp("dout"), res(2, 1))],
-            {"dx": res(1), "dx_test": res(3)},
+            {"dx": res(1), "dx_test": res(3), "out": res(0, 0)},
             [numeric(0, 0, {"dx": inp("x")}, output=[0], dout="dout")]),
-        [Check("numeric", "dx"), Check("custom", rule=dropout_backward_rule, label="dx uses the mask"),
+        [Check("numeric", "dx", expect=inverted_dropout_gradient("out", 0.6)),
+         Check("custom", rule=dropout_backward_rule, label="dx uses the mask"),
          Check("match", "dx_test", label="test mode: dx")],
         requires=("layers.dropout_forward",),
     ),
@@ -242,6 +248,9 @@ def train_result_rule(outputs, expected, inputs, reference):
     return True, ""
 
 
+UNTRAINED = "histories count only for a net that was really trained (see 'trained weights')"
+
+
 def two_layer_model(*extra):
     calls = [call(TWO_LAYER, **TWO_LAYER_SIZES)]
     return calls + [assign(res(0), ["params", name], inp(name)) for name in TWO_LAYER_PARAMS] + list(extra)
@@ -260,10 +269,11 @@ NEURAL_NET_TESTS = [
         program([call(TWO_LAYER, **TWO_LAYER_SIZES),
                  method(res(0), "train", inp("X"), inp("y"), inp("X_val"), inp("y_val"), **TRAIN_SETTINGS)],
                 {"stats": res(1), "params": res(0, "params")}, seed=0),
-        [Check("custom", rule=train_history_rule, label="loss_history"),
-         Check("custom", rule=train_epochs_rule, label="accuracy histories"),
+        [Check("custom", rule=gated(train_history_rule, train_result_rule, UNTRAINED), label="loss_history"),
+         Check("custom", rule=gated(train_epochs_rule, train_result_rule, UNTRAINED), label="accuracy histories"),
          Check("custom", rule=train_result_rule, label="trained weights"),
-         Check("custom", rule=every_parameter_trained_rule, label="every parameter trained")],
+         Check("custom", rule=gated(every_parameter_trained_rule, train_result_rule, UNTRAINED),
+               label="every parameter trained")],
         requires=(f"{TWO_LAYER}.loss", f"{TWO_LAYER}.predict"),
     ),
 ]
@@ -338,6 +348,12 @@ def dropout_net_rule(outputs, expected, inputs, reference):
     return True, ""
 
 
+def dropout_net_inputs(rng):
+    arrays = fc_net_inputs(rng)
+    arrays.update({f"mask{layer}": np.ones((len(arrays["X"]), size)) for layer, size in enumerate(HIDDEN_DIMS, 1)})
+    return arrays
+
+
 def dropout_net_program():
     """Train-mode loss and gradients with dropout (fixed seed), test-mode scores, and the loss without dropout."""
     params = fc_net_params()
@@ -348,8 +364,11 @@ def dropout_net_program():
     plain += [assign(res(first + 2), ["params", name], inp(name)) for name in params]
     calls = model + [method(res(0), "loss", inp("X"), inp("y")), method(res(0), "loss", inp("X"))]
     calls += plain + [method(res(first + 2), "loss", inp("X"), inp("y"))]
-    outputs = {"loss": res(first, 0), "scores": res(first + 1), "loss_without_dropout": res(len(calls) - 1, 0),
-               **{name: res(first, 1, name) for name in params}}
+    # The masks the student's dropout draws with the net's seed, for the expected gradients.
+    masks = {f"mask{layer}": len(calls) + layer - 1 for layer in range(1, len(HIDDEN_DIMS) + 1)}
+    calls += [call("layers.dropout_forward", inp(name), dropout_param("train", 0.3, seed=7)) for name in masks]
+    outputs = {"loss": res(first, 0), "scores": res(first + 1), "loss_without_dropout": res(first + 2 + len(plain), 0),
+               **{name: res(first, 1, name) for name in params}, **{name: res(at, 0) for name, at in masks.items()}}
     wrt = {name: res(0, "params", name) for name in params}
     return program(calls, outputs, [numeric(first, first, wrt, output=[0])], seed=0)
 
@@ -381,9 +400,9 @@ FC_NET_TESTS = [
              "test mode: scores from the running averages", grads=False, setup=running_statistics_calls(),
              requires=FC_NET_BATCHNORM),
     behaviour_test(
-        f"{FC_NET}.loss[dropout]", "gradients with dropout, scores without", fc_net_inputs,
+        f"{FC_NET}.loss[dropout]", "gradients with dropout, scores without", dropout_net_inputs,
         dropout_net_program(),
-        [Check("numeric", name) for name in fc_net_params()]
+        [Check("numeric", name, expect=dropout_net_gradient(name, len(HIDDEN_DIMS), 0.7)) for name in fc_net_params()]
         + [Check("match", "scores", label="test mode scores (no dropout)"),
            Check("custom", rule=dropout_net_rule, label="dropout changes the training loss")],
         requires=(*FC_NET_BASE, "layers.dropout_forward", "layers.dropout_backward"),

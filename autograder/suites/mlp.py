@@ -2,6 +2,7 @@
 import numpy as np
 
 from autograder.suites import draw
+from autograder.suites.masks import inverted_dropout_gradient
 from autograder.suites.spec import (
     Check,
     assign,
@@ -9,6 +10,7 @@ from autograder.suites.spec import (
     call,
     dtype,
     forward_test,
+    gated,
     init_test,
     inp,
     method,
@@ -90,6 +92,9 @@ def same_seed_rule(outputs, expected, inputs, reference):
     return False, "two forward calls with the same seed kept different units"
 
 
+NO_DROPOUT = "equal masks count only for a dropout that works (see keep_prob=0.6)"
+
+
 def dropout_mask_rule(outputs, expected, inputs, reference):
     kept = float(np.mean(outputs["dx"] != 0))
     if abs(kept - 0.6) > 0.15:
@@ -109,7 +114,7 @@ def dropout_tests():
         f"{LAYERS}.dropout.forward", "statistics, seeds, test mode and keep_prob 0", dropout_inputs,
         program(layers + forwards + extra, outputs),
         [Check("custom", rule=keep_rule(p), label=f"training, keep_prob={p}") for p in KEEP_PROBABILITIES]
-        + [Check("custom", rule=same_seed_rule, label="same seed, same mask"),
+        + [Check("custom", rule=gated(same_seed_rule, keep_rule(0.6), NO_DROPOUT), label="same seed, same mask"),
            Check("match", "out_test", label="test mode returns x"),
            Check("match", "out_off", label="keep_prob 0 returns x")])
     backward = behaviour_test(
@@ -117,8 +122,9 @@ def dropout_tests():
         program([call(f"{LAYERS}.dropout", keep_prob=0.6, name="dropout1"),
                  method(res(0), "forward", inp("x"), True, 5), method(res(0), "backward", inp("dout")),
                  method(res(0), "forward", inp("x"), False), method(res(0), "backward", inp("dout"))],
-                {"dx": res(2), "dx_test": res(4)}, [numeric(1, 1, {"dx": inp("x")}, dout="dout")]),
-        [Check("numeric", "dx"), Check("custom", rule=dropout_mask_rule, label="dx uses the mask"),
+                {"dx": res(2), "dx_test": res(4), "out": res(1)}, [numeric(1, 1, {"dx": inp("x")}, dout="dout")]),
+        [Check("numeric", "dx", expect=inverted_dropout_gradient("out", 0.6)),
+         Check("custom", rule=dropout_mask_rule, label="dx uses the mask"),
          Check("match", "dx_test", label="test mode: dx")],
         requires=(f"{LAYERS}.dropout.forward",))
     return [forward, backward]
@@ -334,6 +340,9 @@ def decay_rule(outputs, expected, inputs, reference):
     return True, ""
 
 
+UNTRAINED = "this counts only for a net that was really trained (see 'best parameters')"
+
+
 def train_net_test():
     data = {key: inp(key) for key in ("data_train", "labels_train", "data_val", "labels_val")}
     calls = [call("mlp.nets.SmallFullyConnectedNetwork", **TRAIN_NET, dtype=F64),
@@ -351,11 +360,11 @@ def train_net_test():
     return behaviour_test(
         "mlp.train.train_net", "trains a small net on an easy problem", training_inputs,
         program(calls, outputs, seed=0),
-        [Check("custom", rule=history_rule, label="histories"),
+        [Check("custom", rule=gated(history_rule, best_params_rule, UNTRAINED), label="histories"),
          Check("custom", rule=best_params_rule, label="best parameters"),
-         Check("custom", rule=earliest_best_rule, label="best epoch, not last"),
-         Check("custom", rule=copied_rule, label="best parameters are copies"),
-         Check("custom", rule=decay_rule, label="learning-rate decay")],
+         Check("custom", rule=gated(earliest_best_rule, best_params_rule, UNTRAINED), label="best epoch, not last"),
+         Check("custom", rule=gated(copied_rule, best_params_rule, UNTRAINED), label="best parameters are copies"),
+         Check("custom", rule=gated(decay_rule, best_params_rule, UNTRAINED), label="learning-rate decay")],
         requires=tuple(needs))
 
 

@@ -21,8 +21,11 @@ class Check:
     - "match": the output (an array, or a dict of arrays) equals the reference's within ``tol``;
     - "gradient": an analytic gradient equals the reference's AND the
       numerical gradient of the student's own code (within ``numeric_tol``);
-    - "numeric": an analytic gradient equals the numerical gradient of the
-      student's own code (where the reference's cannot be compared, e.g. random masks);
+    - "numeric": where the reference's gradient cannot be compared (random
+      masks), an analytic gradient equals ``expect(outputs, inputs, reference)``,
+      computed in the grading process from what the student's forward
+      produced (e.g. its mask), AND the numerical gradient of the student's own
+      code; without ``expect`` it is a "gradient" check;
     - "exact": integer outputs (labels) equal the reference's;
     - "init": a dict of initial parameters has the reference's names, shapes,
       dtypes and statistics (constant entries exactly, random ones in mean and spread);
@@ -36,10 +39,22 @@ class Check:
     weight: float = 1.0
     rule: Callable | None = None
     label: str = ""
+    expect: Callable | None = None
 
     @property
     def name(self):
         return self.label or self.output
+
+
+def gated(rule, gate, reason):
+    """A custom rule that passes only when ``gate`` (the rule showing the work was done) passes too:
+    histories and bookkeeping earn nothing beside an untrained net."""
+    def checked(outputs, expected, inputs, reference):
+        ok, message = rule(outputs, expected, inputs, reference)
+        if ok and not gate(outputs, expected, inputs, reference)[0]:
+            return False, reason
+        return ok, message
+    return checked
 
 
 @dataclass(frozen=True)
