@@ -116,7 +116,7 @@ def mutation_main(args):
             try:
                 runs.append(analyse(assignment, work, functions=args.functions, cap=args.cap, seed=args.seed,
                                     jobs=args.jobs, zip_path=zip_path, equivalent=equivalent, progress=progress))
-            except ValueError as error:
+            except (ValueError, RuntimeError) as error:
                 raise SystemExit(f"fidelity --mutants: {error}") from None
     report = write_mutation_report(args.report, runs)
     if args.json:

@@ -22,6 +22,7 @@ import json
 import os
 import queue
 import shutil
+import subprocess
 import sys
 import time
 import tomllib
@@ -99,18 +100,37 @@ def classify(mutant, tests, equivalent):
             any(diagnoses(t) for t in failing))
 
 
+# The grading process of a slot: the zip's own harness, imported once, grading the slot's root on request.
+# Each request is one JSON line (the test numbers); the reply line comes once results.json is written.
+HARNESS_LOOP = """
+import json, os, sys
+from autograder.harness.pipeline import grade
+replies = os.fdopen(os.dup(1), "w")
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+for request in sys.stdin:
+    grade(sys.argv[1], json.loads(request))
+    replies.write("done\\n")
+    replies.flush()
+"""
+
+
 class GradingSlots:
-    """Unpacked autograder roots, one per concurrent grading, each holding the reference submission."""
+    """Unpacked autograder roots, one per concurrent grading, each holding the reference submission.
+
+    A slot's grading process is the zip's ``autograder.harness`` (what
+    ``run_autograder`` starts), kept alive between gradings so that its
+    imports are paid once; every test still runs in a fresh worker process.
+    """
 
     def __init__(self, grader, count, work_dir, base_user=None):
         self.grader = grader
         self.work_dir = Path(work_dir)
         self.base_user = base_user or os.environ.get("GRADER_USER") or DEFAULT_USER
-        self.roots = []
+        self.slots = []  # (root, harness process)
         self.free = queue.Queue()
         self.count = max(1, count)
 
-    def prepare(self):
+    def __enter__(self):
         from autograder import layout
         from autograder.local import local_environment, place_submission, run_script, unpack_autograder
 
@@ -118,19 +138,28 @@ class GradingSlots:
             root = layout.Root(self.work_dir / f"slot-{slot}")
             unpack_autograder(self.grader.zip_path, root.source)
             place_submission(self.grader.reference, root.submission)
-            environment = {**local_environment(root, sys.executable), "GRADER_USER": f"{self.base_user}-{slot}"}
+            environment = {**local_environment(root, sys.executable), "GRADER_USER": f"{self.base_user}-{slot}",
+                           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
             run_script(root, "setup.sh", environment)
-            self.roots.append((root, environment))
+            root.results.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.work_dir / f"slot-{slot}.log", "w") as log:
+                harness = subprocess.Popen([sys.executable, "-c", HARNESS_LOOP, str(root.root)], cwd=root.source,
+                                           env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           stderr=log, text=True)
+            self.slots.append((root, harness))
             self.free.put(slot)
         return self
+
+    def __exit__(self, *exc_info):
+        for _, harness in self.slots:
+            harness.stdin.close()
+            harness.wait()
 
     def grade(self, files, numbers):
         """results.json of the reference submission with ``files`` ({course_lib path: text}) swapped in,
         graded on test ``numbers`` only."""
-        from autograder.local import run_script
-
         slot = self.free.get()
-        root, environment = self.roots[slot]
+        root, harness = self.slots[slot]
         originals = {}
         try:
             for relative, text in files.items():
@@ -138,7 +167,11 @@ class GradingSlots:
                 originals[path] = path.read_text(encoding="utf-8")
                 path.write_text(text, encoding="utf-8")
             root.results.unlink(missing_ok=True)
-            run_script(root, "run_autograder", environment, ["--only", ",".join(numbers)])
+            harness.stdin.write(json.dumps(list(numbers)) + "\n")
+            harness.stdin.flush()
+            if harness.stdout.readline() != "done\n":
+                raise RuntimeError(f"the grading process of slot {slot} ended; its log is "
+                                   f"{self.work_dir / f'slot-{slot}.log'}")
             return json.loads(root.results.read_text())
         finally:
             for path, text in originals.items():
@@ -202,18 +235,27 @@ def analyse(assignment, work_dir, repo_root=REPO_ROOT, functions=None, cap=None,
 
     started = time.monotonic()
     grader = AssignmentGrader(assignment, work_dir, repo_root, zip_path).prepare()
-    slots = GradingSlots(grader, min(jobs, max(1, len(mutants))), Path(work_dir) / assignment / "mutants").prepare()
-    failures = reference_failures(slots, grader.planned)
-    if failures:
-        raise RuntimeError(f"the unpatched reference of {assignment} loses points, so no mutant can be judged: "
-                           + "; ".join(failures))
-    prepared = time.monotonic()
-    texts = {}
+    with GradingSlots(grader, min(jobs, max(1, len(mutants))), Path(work_dir) / assignment / "mutants") as slots:
+        failures = reference_failures(slots, grader.planned)
+        if failures:
+            raise RuntimeError(f"the unpatched reference of {assignment} loses points, so no mutant can be "
+                               "judged: " + "; ".join(failures))
+        prepared = time.monotonic()
+        grade = mutant_grading(slots, grader, lib_root, equivalent, progress)
+        with ThreadPoolExecutor(max_workers=slots.count) as pool:
+            outcomes = list(pool.map(grade, mutants))
+    shutil.rmtree(Path(work_dir) / assignment / "mutants", ignore_errors=True)
+    return MutationRun(assignment, outcomes, time.monotonic() - prepared, prepared - started, slots.count, cap,
+                       seed, len(everything), stale)
 
+
+def mutant_grading(slots, grader, lib_root, equivalent, progress=None):
+    """A function grading one mutant: the mutated function's own tests first, and the tests of other
+    functions that execute it only when those all pass."""
+    texts = {}
     function_of_number = {item.number: item.test.function for item in grader.planned}
 
     def grade(mutant):
-        """The mutated function's own tests first; the tests of other functions only when those all pass."""
         if mutant.file not in texts:
             texts[mutant.file] = (lib_root / mutant.file).read_text(encoding="utf-8")
         files = {mutant.file: mutant.apply(texts[mutant.file])}
@@ -235,8 +277,4 @@ def analyse(assignment, work_dir, repo_root=REPO_ROOT, functions=None, cap=None,
             progress(outcome)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=slots.count) as pool:
-        outcomes = list(pool.map(grade, mutants))
-    shutil.rmtree(Path(work_dir) / assignment / "mutants", ignore_errors=True)
-    return MutationRun(assignment, outcomes, time.monotonic() - prepared, prepared - started, slots.count, cap,
-                       seed, len(everything), stale)
+    return grade
