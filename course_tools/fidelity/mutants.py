@@ -33,6 +33,8 @@ COMPARE_SWAPS = {ast.Lt: (ast.LtE, ast.Gt), ast.LtE: (ast.Lt,), ast.Gt: (ast.GtE
                  ast.In: (ast.NotIn,), ast.NotIn: (ast.In,)}
 NON_COMMUTATIVE = (ast.Sub, ast.Div, ast.FloorDiv, ast.MatMult, ast.Pow)
 COPY_CALLS = {"copy", "array", "asarray"}  # np.copy(x) / np.array(x) -> x; x.copy() -> x
+# Array methods whose call a student forgets: x.reshape(shape) -> x, x.astype(dtype) -> x, ...
+FORGOTTEN_METHODS = {"reshape", "astype", "ravel", "flatten", "transpose", "squeeze"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,11 @@ def call_name(node):
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
 
 
+def module_attribute(node):
+    """Whether an attribute is taken from the numpy module (np.reshape) rather than from an array."""
+    return isinstance(node.value, ast.Name) and node.value.id in ("np", "numpy")
+
+
 def keyword(node, name):
     return next((kw for kw in node.keywords if kw.arg == name), None)
 
@@ -140,6 +147,8 @@ def call_mutations(node):
         yield "axis", new
     if name == "copy" and isinstance(node.func, ast.Attribute) and not node.args:
         yield "copy", node.func.value
+    elif name in FORGOTTEN_METHODS and isinstance(node.func, ast.Attribute) and not module_attribute(node.func):
+        yield "drop-call", node.func.value
     elif name in COPY_CALLS and isinstance(node.func, ast.Attribute) and len(node.args) == 1 and not node.keywords:
         yield "copy", node.args[0]
     if name == "range" and node.args:
@@ -198,6 +207,8 @@ def expression_mutations(node):
             yield "constant", ast.Constant(value)
     elif isinstance(node, ast.Call):
         yield from call_mutations(node)
+    elif isinstance(node, ast.Attribute) and node.attr == "T":
+        yield "drop-call", node.value
     elif isinstance(node, ast.Slice):
         yield from slice_mutations(node)
 
@@ -205,7 +216,7 @@ def expression_mutations(node):
 def statement_mutations(node, locals_in_order):
     """(operator, replacement) pairs for a whole statement."""
     if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.value, ast.BinOp)
-            and ast.dump(node.targets[0]) == ast.dump(node.value.left)):
+            and ast.unparse(node.targets[0]) == ast.unparse(node.value.left)):
         yield "in-place", ast.AugAssign(node.targets[0], node.value.op, node.value.right)
     if isinstance(node, ast.AugAssign) and type(node.op) in ARITHMETIC_SWAPS:
         yield "arithmetic", ast.AugAssign(node.target, ARITHMETIC_SWAPS[type(node.op)](), node.value)
