@@ -14,7 +14,7 @@ from course_tools.fidelity.cli import parse_args
 from course_tools.fidelity.corpus import REPO_ROOT, Variant
 from course_tools.fidelity.mutants import generate_mutants
 from course_tools.fidelity.mutation import (EQUIVALENT_FILE, EquivalentListError, MutantOutcome, MutationRun,
-                                            analyse, classify, load_equivalent)
+                                            analyse, classify, load_equivalent, recorded_runs)
 from course_tools.fidelity.mutation_report import write_mutation_json, write_mutation_report
 from course_tools.manifest import load_manifest
 
@@ -178,6 +178,19 @@ def test_report_and_json_list_every_mutant(tmp_path):
     listed = data["assignments"][0]["mutants"]
     assert [m["status"] for m in listed] == ["survived", "killed_elsewhere"]
     assert {"id", "function", "file", "line", "before", "after", "status"} <= set(listed[0])
+
+
+def test_recorded_run_is_rejudged_with_the_current_equivalent_list(tmp_path):
+    survivor, killed = generate_mutants(REPO_ROOT / "course_lib", {"layers.affine_forward"})[:2]
+    run = MutationRun("hw3", [MutantOutcome(survivor, "survived", ["1.1"]),
+                              MutantOutcome(killed, "killed_own", ["1.1"], ["1.1 x"])], 2.0, 1.0, 2, None, 0, 2,
+                      functions=["layers.affine_forward"])
+    path = write_mutation_json(tmp_path / "m.json", [run])
+    again = recorded_runs(path, {survivor.id: "an argument", "layers.affine_forward:sign:gone": "stale"})[0]
+    assert [o.status for o in again.outcomes] == ["equivalent", "killed_own"]
+    assert again.outcomes[0].reason == "an argument"
+    assert again.stale == ["layers.affine_forward:sign:gone"]
+    assert [o.status for o in recorded_runs(path, {})[0].outcomes] == ["survived", "killed_own"]
 
 
 # The real autograder on the mutants of one function -----------------------------------------------

@@ -35,13 +35,19 @@ def parse_args(argv):
     mutants.add_argument("--seed", type=int, default=0, help="seed of that sample (default 0)")
     mutants.add_argument("--function", action="append", dest="functions", metavar="KEY",
                          help="only the solution regions of this manifest key (repeatable; one assignment)")
+    mutants.add_argument("--from-json", type=Path, metavar="PATH",
+                         help="grade nothing: rewrite the report of an earlier --json run with the current "
+                              "list of equivalent mutants")
     args = parser.parse_args(argv)
     mutation_only = [flag for flag, value in (("--json", args.json), ("--cap", args.cap),
-                                               ("--function", args.functions)) if value]
+                                               ("--function", args.functions), ("--from-json", args.from_json))
+                     if value]
     if mutation_only and not args.mutants:
         parser.error(f"{', '.join(mutation_only)} need --mutants")
     if args.mutants and args.unit_tests:
         parser.error("--unit-tests applies to the corpus, not to --mutants")
+    if args.from_json and (args.assignments or args.functions or args.cap):
+        parser.error("--from-json takes the assignments, functions and sample of the run it records")
     if args.functions and len(args.assignments) != 1:
         parser.error("--function needs exactly one assignment")
     if args.cap is not None and args.cap < 1:
@@ -94,7 +100,7 @@ def main(argv=None):
 
 def mutation_main(args):
     """The mutation analysis of each assignment, one after the other; exit 1 when a mutant survives."""
-    from course_tools.fidelity.mutation import EquivalentListError, analyse, load_equivalent
+    from course_tools.fidelity.mutation import EquivalentListError, load_equivalent, recorded_runs
     from course_tools.fidelity.mutation_report import write_mutation_json, write_mutation_report
     from course_tools.manifest import load_manifest
 
@@ -104,6 +110,29 @@ def mutation_main(args):
         equivalent = load_equivalent(REPO_ROOT / EQUIVALENT_FILE)
     except (UnknownNameError, EquivalentListError) as error:
         raise SystemExit(f"fidelity: {error}") from None
+    if args.from_json:
+        try:
+            runs = recorded_runs(args.from_json, equivalent)
+        except (OSError, ValueError, KeyError) as error:
+            raise SystemExit(f"fidelity --mutants --from-json: {error}") from None
+    else:
+        runs = grade_mutants(args, assignments, equivalent)
+    report = write_mutation_report(args.report, runs)
+    if args.json:
+        write_mutation_json(args.json, runs)
+    for run in runs:
+        counts = run.counts()
+        rate = run.own_kill_rate
+        print(f"{run.assignment}: {len(run.outcomes)} mutants, {counts['killed_own']} killed by their own test, "
+              f"{counts['killed_elsewhere']} elsewhere, {counts['survived']} survived, {counts['equivalent']} "
+              f"equivalent; own kill rate {'-' if rate is None else f'{100 * rate:.1f}%'}")
+    print(f"report: {report}")
+    return 1 if any(run.counts()["survived"] for run in runs) else 0
+
+
+def grade_mutants(args, assignments, equivalent):
+    from course_tools.fidelity.mutation import analyse
+
     ensure_data()
 
     def progress(outcome):
@@ -118,14 +147,4 @@ def mutation_main(args):
                                     jobs=args.jobs, zip_path=zip_path, equivalent=equivalent, progress=progress))
             except (ValueError, RuntimeError) as error:
                 raise SystemExit(f"fidelity --mutants: {error}") from None
-    report = write_mutation_report(args.report, runs)
-    if args.json:
-        write_mutation_json(args.json, runs)
-    for run in runs:
-        counts = run.counts()
-        rate = run.own_kill_rate
-        print(f"{run.assignment}: {len(run.outcomes)} mutants, {counts['killed_own']} killed by their own test, "
-              f"{counts['killed_elsewhere']} elsewhere, {counts['survived']} survived, {counts['equivalent']} "
-              f"equivalent; own kill rate {'-' if rate is None else f'{100 * rate:.1f}%'}")
-    print(f"report: {report}")
-    return 1 if any(run.counts()["survived"] for run in runs) else 0
+    return runs

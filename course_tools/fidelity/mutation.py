@@ -192,6 +192,7 @@ class MutationRun:
     seed: int
     generated: int  # mutants before sampling
     stale: list = field(default_factory=list)  # equivalent-list ids of this assignment's functions no mutant has
+    functions: list | None = None  # the functions analysed, when not all of the assignment's
 
     def counts(self):
         return {status: sum(o.status == status for o in self.outcomes) for status in STATUSES}
@@ -230,8 +231,7 @@ def analyse(assignment, work_dir, repo_root=REPO_ROOT, functions=None, cap=None,
     lib_root = repo_root / "course_lib"
     everything = generate_mutants(lib_root, keys)
     mutants = generate_mutants(lib_root, keys, cap, seed) if cap else everything
-    all_ids = {m.id for m in everything}
-    stale = sorted(i for i in equivalent if i.split(":", 1)[0] in keys and i not in all_ids)
+    stale = stale_entries(equivalent, keys, everything)
 
     started = time.monotonic()
     grader = AssignmentGrader(assignment, work_dir, repo_root, zip_path).prepare()
@@ -246,7 +246,7 @@ def analyse(assignment, work_dir, repo_root=REPO_ROOT, functions=None, cap=None,
             outcomes = list(pool.map(grade, mutants))
     shutil.rmtree(Path(work_dir) / assignment / "mutants", ignore_errors=True)
     return MutationRun(assignment, outcomes, time.monotonic() - prepared, prepared - started, slots.count, cap,
-                       seed, len(everything), stale)
+                       seed, len(everything), stale, sorted(functions) if functions else None)
 
 
 def mutant_grading(slots, grader, lib_root, equivalent, progress=None):
@@ -278,3 +278,41 @@ def mutant_grading(slots, grader, lib_root, equivalent, progress=None):
         return outcome
 
     return grade
+
+
+def stale_entries(equivalent, keys, generated):
+    """Ids listed as equivalent, of a function among ``keys``, that no generated mutant has any more."""
+    ids = {mutant.id for mutant in generated}
+    return sorted(i for i in equivalent if i.split(":", 1)[0] in keys and i not in ids)
+
+
+def recorded_runs(path, equivalent, repo_root=REPO_ROOT):
+    """The MutationRuns of a ``--json`` file, survivors and equivalents re-read from ``equivalent``.
+
+    Arguing an equivalent mutant then needs no new grading; a recorded mutant
+    the current library no longer generates (its line changed) is an error.
+    """
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    lib_root = Path(repo_root) / "course_lib"
+    manifest = load_manifest(Path(repo_root) / "course.toml")
+    runs = []
+    for entry in data["assignments"]:
+        keys = set(entry.get("functions") or manifest.assignment(entry["assignment"]).functions)
+        generated = generate_mutants(lib_root, keys)
+        known = {mutant.id: mutant for mutant in generated}
+        missing = [m["id"] for m in entry["mutants"] if m["id"] not in known]
+        if missing:
+            raise ValueError(f"{path}: {len(missing)} recorded mutant(s) of {entry['assignment']} are no longer "
+                             f"generated from course_lib (first: {missing[0]}); grade them again")
+        outcomes = []
+        for recorded in entry["mutants"]:
+            status = recorded["status"]
+            if status in ("survived", "equivalent"):
+                status = "equivalent" if recorded["id"] in equivalent else "survived"
+            outcomes.append(MutantOutcome(known[recorded["id"]], status, recorded["tests_run"], recorded["failing"],
+                                          recorded["diagnosed"], recorded["seconds"],
+                                          equivalent.get(recorded["id"], "") if status == "equivalent" else ""))
+        runs.append(MutationRun(entry["assignment"], outcomes, entry["seconds"], entry.get("prepare_seconds", 0.0),
+                                entry.get("slots", 1), entry["cap"], entry["seed"], entry["generated"],
+                                stale_entries(equivalent, keys, generated), entry.get("functions")))
+    return runs

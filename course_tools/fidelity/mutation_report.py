@@ -4,7 +4,7 @@ from pathlib import Path
 
 from course_tools.fidelity.mutation import STATUSES
 
-COMMAND = "course fidelity --mutants hw3 hw4 hw5 svhn --report fidelity/mutation-report.md"
+COMMAND = "course fidelity --mutants hw3 hw4 hw5 svhn --cap 15 --report fidelity/mutation-report.md"
 
 
 def percent(part, whole):
@@ -22,7 +22,7 @@ def summary_row(run):
     killed = counts["killed_own"] + counts["killed_elsewhere"]
     diagnosed = sum(o.diagnosed for o in run.outcomes if o.killed)
     rate = run.own_kill_rate
-    per_mutant = run.seconds * run.slots / len(run.outcomes) if run.outcomes else 0.0
+    per_mutant = sum(o.seconds for o in run.outcomes) / len(run.outcomes) if run.outcomes else 0.0
     return (f"| {run.assignment} | {len(run.outcomes)} of {run.generated} | {counts['killed_own']} | "
             f"{counts['killed_elsewhere']} | {counts['survived']} | {counts['equivalent']} | "
             f"{'-' if rate is None else f'{100 * rate:.1f}%'} | {percent(diagnosed, killed)} | "
@@ -84,8 +84,8 @@ def write_mutation_report(path, runs):
              f"Regenerate: `{COMMAND}` (add `--json PATH` for the machine-readable list). Sampling: {sampling}.", "",
              "*Own kill rate*: mutants killed by the mutated function's own test, over the non-equivalent ones. "
              "*Diagnosed*: share of killed mutants whose failing tests carry at least one diagnosis "
-             "(results.json `extra_data[\"diagnoses\"]`). *Time*: wall time of grading the mutants, and in "
-             "brackets per mutant and grading slot.", "",
+             "(results.json `extra_data[\"diagnoses\"]`). *Time*: wall time of grading the mutants (slots side by "
+             "side), and in brackets the mean time one mutant takes in its slot.", "",
              "| assignment | mutants (sampled of generated) | killed by own test | killed elsewhere | survived | "
              "equivalent | own kill rate | diagnosed | time |",
              "|---|---|---|---|---|---|---|---|---|", *map(summary_row, runs), ""]
@@ -98,9 +98,10 @@ def write_mutation_report(path, runs):
 
 def write_mutation_json(path, runs):
     """Every mutant of every run with its id, function, file, line, before, after and status."""
-    data = {"assignments": [{"assignment": run.assignment, "cap": run.cap, "seed": run.seed,
-                             "generated": run.generated, "counts": run.counts(),
+    data = {"assignments": [{"assignment": run.assignment, "functions": run.functions, "cap": run.cap,
+                             "seed": run.seed, "generated": run.generated, "counts": run.counts(),
                              "own_kill_rate": run.own_kill_rate, "seconds": round(run.seconds, 1),
+                             "prepare_seconds": round(run.prepare_seconds, 1), "slots": run.slots,
                              "mutants": [o.as_data() for o in run.outcomes]} for run in runs]}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
