@@ -5,7 +5,7 @@ from pathlib import Path
 from course_tools.fidelity.mutation import STATUSES
 
 COMMAND = (
-    "course fidelity --mutants hw3 hw4 hw5 svhn --cap 15 --report fidelity/mutation-report.md "
+    "course fidelity --mutants hw3 hw4 hw5 svhn --report fidelity/mutation-report.md "
     "--json fidelity/mutation-report.json")
 
 
