@@ -59,6 +59,8 @@ def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir
         for dataset in sorted({c["dataset"] for c in manifest["checkpoints"]}):
             manifest["standin"][dataset] = write_heldout(dataset, staging / layout.HELDOUT / f"{dataset}.npz",
                                                          heldout_images)
+        if manifest["experiments"]:
+            manifest["standin"]["experiments"] = write_experiment_data(staging / layout.EXPERIMENT_DATA)
         (staging / layout.MANIFEST).write_text(json.dumps(manifest, indent=2))
         copy_runtime(staging)
         return write_zip(staging, Path(out_path))
@@ -82,6 +84,7 @@ def bake_manifest(assignment_id, repo_root, seed):
         "checkpoints": [{"name": c.name, "file": c.file, "notebook": c.notebook, "dataset": c.dataset,
                          "lo": c.lo, "hi": c.hi, "points": c.points, "timeout": c.timeout}
                         for c in assignment.checkpoints],
+        "experiments": dict(assignment.experiments),
         "logs": list(assignment.logs),
         "student_files": files,
         "seed": int(seed),
@@ -159,6 +162,18 @@ def write_heldout(dataset, path, count):
     np.savez_compressed(path, X=images, y=labels.astype(np.int64), mean=mean.astype(np.float32),
                         scale=np.float32(scale), standin=np.int64(standin))
     return standin
+
+
+def write_experiment_data(path):
+    """The training images the experiments' runs use (uint8), their labels and the preprocessing mean;
+    True for stand-in data."""
+    from autograder.reference_logs import experiment_data
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = experiment_data()
+    np.savez_compressed(path, **data)
+    return bool(data["standin"])
 
 
 def held_split(training_images, validation_default):

@@ -16,7 +16,8 @@ A program is plain JSON that says what to call and what to send back:
   function or class of ``course_lib`` by its qualified name;
   ``{"method": "loss", "on": REF, ...}`` calls a method of an earlier result;
   ``{"assign": REF, "path": [...], "value": VALUE}`` stores a value inside an
-  earlier result (``model.params["W1"] = ...``).
+  earlier result (``model.params["W1"] = ...``); ``{"seed": N}`` calls
+  ``np.random.seed(N)`` (a logged run is replayed from its own seed).
 - values: JSON, where ``{"$in": name}`` is a fresh copy of an input array,
   ``{"$r": [k, key, ...]}`` a part of call k's result, ``{"$a": [k, i, ...]}``
   a part of call k's i-th positional argument after the call (a parameter
@@ -118,6 +119,9 @@ class Job:
     # Running calls ----------------------------------------------------------
 
     def run_call(self, call):
+        if "seed" in call:
+            np.random.seed(call["seed"])
+            return None, []
         if "assign" in call:
             target = self.resolve(call["assign"])
             *path, last = call["path"]
@@ -155,6 +159,8 @@ class Job:
 
     def call_label(self, call):
         """How a failing call is named to the student: "layers.affine_forward", "fc_net.TwoLayerNet.loss"."""
+        if "seed" in call:
+            return "np.random.seed"
         if "assign" in call:
             return "setting " + ".".join(str(step) for step in call["path"])
         if "method" not in call:

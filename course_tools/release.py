@@ -330,13 +330,19 @@ def check_release(assignment_id, repo_root, release_dir=None, *, plan=None):
 
 
 def find_unnamed_outputs(plan, release_dir):
-    """Checkpoints and logs the submission needs but no release notebook names (so none saves them)."""
+    """Checkpoints the submission needs but their notebook never names, and experiments whose notebook
+    saves no log (so running the notebooks cannot produce them)."""
+    from autograder.suites.logs import experiment
+
     texts = {name: (release_dir / name).read_text(encoding="utf-8")
              for name in plan.assignment.notebooks if (release_dir / name).is_file()}
     problems = [f"checkpoint {c.file}: {c.notebook} never names it, so running it cannot save it"
                 for c in plan.assignment.checkpoints if c.file not in texts.get(c.notebook, "")]
-    problems += [f"log {log}: no notebook names it, so running them cannot save it"
-                 for log in plan.assignment.logs if not any(log in text for text in texts.values())]
+    for name in plan.assignment.experiments:
+        notebook = experiment(name).notebook
+        if "record_histories_as_npz" not in texts.get(notebook, ""):
+            problems.append(f"experiment {name}: {notebook} never calls record_histories_as_npz, so running "
+                            "it cannot save the logs")
     return problems
 
 

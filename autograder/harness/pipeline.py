@@ -17,10 +17,12 @@ from autograder import isolation, layout
 from autograder.harness.accuracy import grade_checkpoint, load_heldout
 from autograder.harness.collect import collect_submission
 from autograder.harness.judge import Judge, Verdict
+from autograder.harness.logs import grade_experiment
 from autograder.harness.reference import ReferenceLibrary
 from autograder.harness.report import Report
 from autograder.sandbox import Limits, run_worker
 from autograder.suites import plan_tests
+from autograder.suites.logs import experiment
 from autograder.suites.spec import call, inp, job_file, program, res
 
 MIN_TEST_SECONDS = 2.0
@@ -157,6 +159,23 @@ def run_accuracy_test(test, context, tests_left):
     return grade_checkpoint(checkpoint, path, heldout, context.reference, run_custom)
 
 
+def run_log_test(test, context, tests_left):
+    """An experiment's logs, replayed in a worker with the student's code (autograder.harness.logs)."""
+
+    def run_replay(body, inputs):
+        result = run_worker({"programs": [body]}, [inputs], context.collection.overlay,
+                            context.limits([test], tests_left))
+        if result.status != "ok":
+            return None, with_printed(worker_failure(result, test), result.printed, test)
+        arrays, reply = result.programs[0]
+        if reply.get("status") != "ok":
+            return None, with_printed(verdict_from_error(reply.get("error") or {}), reply.get("printed") or {}, test)
+        return arrays, None
+
+    data = load_heldout(context.root.source / layout.EXPERIMENT_DATA)
+    return grade_experiment(experiment(test.experiment), context.collection.logs, data, run_replay)
+
+
 def describe_collection(collection, manifest):
     expected = set(manifest["student_files"])
     messages = [f"Graded course_lib/{target} (from {shown})"
@@ -166,9 +185,6 @@ def describe_collection(collection, manifest):
         messages.append(f"{len(others)} more course_lib file(s) from your upload replaced the released copies: "
                         + ", ".join(others))
     messages += collection.notes
-    for log in manifest["logs"]:
-        if log not in collection.logs:
-            messages.append(f"{log} was not found (no points, but the notebooks ask you to save it)")
     if any(manifest["standin"].values()):
         messages.append("Checkpoints are graded on the stand-in data, not the real datasets.")
     return messages
@@ -225,6 +241,8 @@ def run_tests(root, manifest, planned, report, only):
             tests_left = len(selected) - done
             if group[0].test.kind == "accuracy":
                 verdicts = [run_accuracy_test(group[0].test, context, tests_left)]
+            elif group[0].test.kind == "log":
+                verdicts = [run_log_test(group[0].test, context, tests_left)]
             else:
                 verdicts = run_function_tests([p.test for p in group], context, tests_left)
             print(f"{group[0].test.function}: {[round(v.fraction, 3) for v in verdicts]} "
@@ -234,11 +252,11 @@ def run_tests(root, manifest, planned, report, only):
 
 
 def groups(planned):
-    """Consecutive tests of one function, which share a worker; each checkpoint on its own."""
+    """Consecutive tests of one function, which share a worker; each checkpoint and experiment on its own."""
     grouped = []
     for planned_test in planned:
         test = planned_test.test
-        if grouped and test.kind != "accuracy" and grouped[-1][-1].test.function == test.function:
+        if grouped and test.kind not in ("accuracy", "log") and grouped[-1][-1].test.function == test.function:
             grouped[-1].append(planned_test)
         else:
             grouped.append([planned_test])

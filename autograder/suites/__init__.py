@@ -9,6 +9,7 @@ feedback can name a failing prerequisite.
 from dataclasses import dataclass
 
 from autograder.suites import conv, functional, mlp
+from autograder.suites.logs import log_test
 from autograder.suites.spec import Test, accuracy_test
 
 CATALOG = {}
@@ -61,8 +62,8 @@ def prerequisites(keys):
 def plan_tests(assignment):
     """Numbered tests with max scores for an assignment entry of the baked manifest.
 
-    ``assignment`` has "functions" ({key: points}) and "checkpoints" (list of
-    dicts with name, file, dataset, lo, hi, points).
+    ``assignment`` has "functions" ({key: points}), "checkpoints" (list of
+    dicts with name, file, dataset, lo, hi, points) and "experiments" ({name: points}).
     """
     functions = assignment["functions"]
     planned = []
@@ -76,4 +77,7 @@ def plan_tests(assignment):
     first_checkpoint = len(functions) + 1
     for group, checkpoint in enumerate(assignment.get("checkpoints", []), start=first_checkpoint):
         planned.append(PlannedTest(accuracy_test(checkpoint), f"{group}.1", float(checkpoint["points"])))
+    first_experiment = first_checkpoint + len(assignment.get("checkpoints", []))
+    for group, (name, points) in enumerate(assignment.get("experiments", {}).items(), start=first_experiment):
+        planned.append(PlannedTest(log_test(name), f"{group}.1", float(points)))
     return planned

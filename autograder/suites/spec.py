@@ -57,6 +57,7 @@ class Test:
     visibility: str = "visible"
     timeout: float | None = None
     checkpoint: dict | None = None
+    experiment: str = ""
 
     @property
     def id(self):
