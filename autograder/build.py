@@ -19,7 +19,7 @@ import numpy as np
 
 from autograder import layout
 from autograder.sandbox import Limits, run_worker
-from autograder.suites import plan_tests, prerequisites
+from autograder.suites import assignment_prerequisites, plan_tests
 
 PACKAGE = Path(__file__).resolve().parent
 # The grading code that ships; the builder, local runner and trainer stay behind.
@@ -73,7 +73,8 @@ def bake_manifest(assignment_id, repo_root, seed):
     manifest = load_manifest(repo_root / "course.toml")
     assignment = manifest.assignment(assignment_id)
     functions = dict(assignment.functions)
-    files = student_files(assignment, repo_root / "course_lib", prerequisites(list(functions)))
+    files = student_files(assignment, repo_root / "course_lib",
+                          assignment_prerequisites(functions, assignment.experiments))
     return {
         "id": assignment.id,
         "title": assignment.title,
@@ -113,7 +114,7 @@ def write_fixtures(manifest, reference_root, path, seed):
 
     Returns {test id: the reference's time, see slow_seconds}.
     """
-    tests = [planned.test for planned in plan_tests(manifest) if planned.test.kind != "accuracy"]
+    tests = [planned.test for planned in plan_tests(manifest) if not planned.test.scores_upload]
     inputs = [draw_inputs(test, seed) for test in tests]
     budget = Limits(wall_seconds=600, memory_bytes=4 << 30)
     result = run_worker({"programs": [test.program for test in tests]}, inputs, reference_root, budget)

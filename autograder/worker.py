@@ -19,6 +19,7 @@ A program is plain JSON that says what to call and what to send back:
   earlier result (``model.params["W1"] = ...``); ``{"seed": N}`` calls
   ``np.random.seed(N)`` (a logged run is replayed from its own seed).
 - values: JSON, where ``{"$in": name}`` is a fresh copy of an input array,
+  ``{"$shared": name}`` the input array itself (for large read-only data),
   ``{"$r": [k, key, ...]}`` a part of call k's result, ``{"$a": [k, i, ...]}``
   a part of call k's i-th positional argument after the call (a parameter
   dict the call updated), ``{"$dtype": "float64"}``
@@ -94,6 +95,8 @@ class Job:
                 if key == "$in":
                     array = self.inputs[arg]
                     return array.copy() if copy else array
+                if key == "$shared":
+                    return self.inputs[arg]
                 if key == "$r":
                     return self.lookup(self.results, arg)
                 if key == "$a":

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from autograder.suites import prerequisites
+from autograder.suites import assignment_prerequisites
 
 from course_tools.leaks import (
     find_leaks,
@@ -109,7 +109,8 @@ def plan_release(assignment_id, repo_root):
         regions=tuple(regions),
         cleared_keys=frozenset(manifest.cleared_keys(assignment_id)),
         student_files=tuple(student_files(assignment, repo_root / "course_lib",
-                                          prerequisites(list(assignment.functions)))),
+                                          assignment_prerequisites(assignment.functions,
+                                                                   assignment.experiments))),
         nbgrader_config=load_nbgrader_config(repo_root),
     )
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from autograder.harness.judge import CheckResult, Verdict, relative_error
 from autograder.suites.logs import FC_NET, REPLAY_TOLERANCE, REPLAYED_ITERATIONS
-from autograder.suites.spec import call, inp, method, program, res
+from autograder.suites.spec import call, method, program, res, shared
 
 HISTORY_KEYS = ("train_losses", "train_accs", "val_accs")
 MAX_LOG_BYTES = 1 << 20
@@ -138,8 +138,8 @@ def replay_program(runs, logs):
     for index, (run, log) in enumerate(zip(runs, logs)):
         config = log["config"]
         kwargs = {name: plain_argument(value) for name, value in config_value(config, "model", "kwargs").items()}
-        data = {"X_train": inp(f"X_{run.num_train}"), "y_train": inp(f"y_{run.num_train}"),
-                "X_val": inp("X_val"), "y_val": inp("y_val")}
+        data = {"X_train": shared(f"X_{run.num_train}"), "y_train": shared(f"y_{run.num_train}"),
+                "X_val": shared("X_val"), "y_val": shared("y_val")}
         solver = {name: plain_argument(config_value(config, "solver", name))
                   for name in ("update_rule", "lr_decay", "batch_size", "num_epochs", "num_train_samples")}
         solver["optim_config"] = {str(k): plain_argument(v)
@@ -197,7 +197,7 @@ def grade_experiment(experiment, found_logs, experiment_data, run_replay):
     for run in experiment.runs:
         path = found_logs.get(run.file)
         if path is None:
-            problems.append(f"{run.file} is missing")
+            problems.append(f"{run.file} was not found in your upload")
             continue
         try:
             log = read_log(path)

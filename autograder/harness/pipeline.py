@@ -256,7 +256,7 @@ def groups(planned):
     grouped = []
     for planned_test in planned:
         test = planned_test.test
-        if grouped and test.kind not in ("accuracy", "log") and grouped[-1][-1].test.function == test.function:
+        if grouped and not test.scores_upload and grouped[-1][-1].test.function == test.function:
             grouped[-1].append(planned_test)
         else:
             grouped.append([planned_test])

@@ -15,8 +15,8 @@ test scores, per experiment:
 
 A log that fails files, configuration or replay earns nothing on its test.
 """
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,14 +46,15 @@ class Run:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A named set of runs and the claim their histories must support."""
+    """A named set of runs, the claim their histories must support, and the student functions the runs
+    call (a failing one is named when a replay fails)."""
 
     name: str
     notebook: str
     runs: tuple
     claim: Callable  # claim(histories: {file: {key: array}}) -> (ok, message)
     claim_text: str
-    groups: dict = field(default_factory=dict)
+    requires: tuple = ()
 
     @property
     def files(self):
@@ -106,6 +107,13 @@ def dropout_keeps_loss_higher(histories):
                    "without: dropout should keep the net from fitting the training set as tightly")
 
 
+FC_NET_KEY = "classifiers.fc_net.FullyConnectedNet"
+TRAINING = ("layers.affine_forward", "layers.affine_backward", "layers.relu_forward", "layers.relu_backward",
+            "optim.adam", f"{FC_NET_KEY}.__init__", f"{FC_NET_KEY}.loss")
+WITH_BATCHNORM = TRAINING + ("layers.batchnorm_forward", "layers.batchnorm_backward_alt",
+                             f"{FC_NET_KEY}.__init__[batchnorm]", f"{FC_NET_KEY}.loss[batchnorm]")
+WITH_DROPOUT = TRAINING + ("layers.dropout_forward", "layers.dropout_backward", f"{FC_NET_KEY}.loss[dropout]")
+
 DEEP_FILES = {use_bn: log_path(f"compare_bn_deep_networks_{'with' if use_bn else 'no'}_bn")
               for use_bn in (False, True)}
 SCALE_FILES = {use_bn: [log_path(f"bn_and_weight_scale_experiments_scale{i}_{'with' if use_bn else 'no'}_bn")
@@ -121,20 +129,20 @@ EXPERIMENTS = {
             tuple(Run(DEEP_FILES[use_bn], {"hidden_dims": [100] * 5, "weight_scale": 2e-2,
                                            "use_batchnorm": use_bn, "dropout": 0.0, "reg": 0.0},
                       adam(1e-3, 10, 50), 1000) for use_bn in (False, True)),
-            batchnorm_trains_faster, "the deep net trains faster with batchnorm"),
+            batchnorm_trains_faster, "the deep net trains faster with batchnorm", WITH_BATCHNORM),
         Experiment(
             "batchnorm_weight_scale", "batchnorm.ipynb",
             tuple(Run(SCALE_FILES[use_bn][i], {"hidden_dims": [50] * 7, "weight_scale": scale,
                                                "use_batchnorm": use_bn, "dropout": 0.0, "reg": 0.0},
                       adam(1e-3, 10, 50), 1000)
                   for i, scale in enumerate(WEIGHT_SCALES) for use_bn in (False, True)),
-            batchnorm_is_robust_to_scale, "batchnorm makes training robust to the weight scale"),
+            batchnorm_is_robust_to_scale, "batchnorm makes training robust to the weight scale", WITH_BATCHNORM),
         Experiment(
             "dropout_regularization", "dropout.ipynb",
             tuple(Run(DROPOUT_FILES[p], {"hidden_dims": [500], "dropout": p, "use_batchnorm": False,
                                          "reg": 0.0},
                       adam(5e-4, 15, DROPOUT_BATCH), DROPOUT_TRAIN) for p in (0.0, DROPOUT_P)),
-            dropout_keeps_loss_higher, "dropout keeps the training loss higher"),
+            dropout_keeps_loss_higher, "dropout keeps the training loss higher", WITH_DROPOUT),
     )
 }
 
@@ -152,4 +160,5 @@ def experiment(name):
 
 def log_test(name):
     """The hidden test of one experiment (scored by autograder.harness.logs)."""
-    return Test(f"experiment {name}", "logged runs", "log", timeout=60.0, experiment=name)
+    return Test(f"experiment {name}", "logged runs", "log", timeout=60.0, experiment=name,
+                requires=experiment(name).requires)
