@@ -42,12 +42,12 @@ def test_solver_records_histories_configuration_and_seed(tmp_path):
                                 "num_val_samples": None}
 
 
-def test_training_can_stop_after_a_number_of_iterations_and_repeats_from_the_seed():
+def test_steps_from_the_seed_repeat_the_start_of_training():
     whole = tiny_solver()
     whole.train()
     start = tiny_solver()
-    start.train(max_iterations=3)
-    assert start.loss_history == whole.loss_history[:3]
+    losses = [start.step() for _ in range(3)]
+    assert start.loss_history == losses == whole.loss_history[:3]
 
 
 @pytest.mark.parametrize("damage, message", [

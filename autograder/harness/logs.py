@@ -103,6 +103,10 @@ def configuration_problems(config, run):
         problems.append(f"{config_value(config, 'num_train')} training images, the experiment uses {run.num_train}")
     if config_value(config, "solver", "num_val_samples") is not None:
         problems.append("num_val_samples is set; the experiment measures validation accuracy on all images")
+    train_samples = config_value(config, "solver", "num_train_samples")
+    if train_samples is not None and (not isinstance(train_samples, int) or train_samples < run.num_train):
+        problems.append(f"num_train_samples={train_samples!r}; the experiment measures training accuracy on all "
+                        f"{run.num_train} images")
     if not isinstance(config_value(config, "seed"), int):
         problems.append("no seed recorded: pass seed=seed to record_histories_as_npz")
     return problems
@@ -147,8 +151,8 @@ def replay_program(runs, logs):
         first = len(calls)
         calls += [{"seed": config_value(config, "seed")},
                   call(FC_NET.removeprefix("course_lib."), **kwargs),
-                  call("solver.Solver", res(first + 1), data, verbose=False, **solver),
-                  method(res(first + 2), "train", max_iterations=REPLAYED_ITERATIONS)]
+                  call("solver.Solver", res(first + 1), data, verbose=False, **solver)]
+        calls += [method(res(first + 2), "step") for _ in range(REPLAYED_ITERATIONS)]
         outputs[f"run{index}"] = res(first + 2, "loss_history")
     return program(calls, outputs)
 
