@@ -79,7 +79,8 @@ def test_configuration_must_be_the_experiments():
     run = EXPERIMENTS["batchnorm_deep_networks"].runs[0]
     config = {"model": {"class": "course_lib.classifiers.fc_net.FullyConnectedNet",
                         "kwargs": {**run.model, "hidden_dims": [100] * 4}},
-              "solver": {**run.solver, "num_val_samples": None}, "num_train": run.num_train, "seed": 7}
+              "solver": {**run.solver, "num_train_samples": 1000, "num_val_samples": None},
+              "num_train": run.num_train, "seed": 7}
     assert configuration_problems(config, run) == ["hidden_dims=[100, 100, 100, 100], the experiment uses "
                                                    "[100, 100, 100, 100, 100]"]
     config["model"]["kwargs"]["hidden_dims"] = [100] * 5
