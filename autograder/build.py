@@ -19,7 +19,7 @@ import numpy as np
 
 from autograder import layout
 from autograder.sandbox import Limits, run_worker
-from autograder.suites import plan_tests, prerequisites
+from autograder.suites import assignment_prerequisites, plan_tests
 
 PACKAGE = Path(__file__).resolve().parent
 # The grading code that ships; the builder, local runner and trainer stay behind.
@@ -59,6 +59,8 @@ def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir
         for dataset in sorted({c["dataset"] for c in manifest["checkpoints"]}):
             manifest["standin"][dataset] = write_heldout(dataset, staging / layout.HELDOUT / f"{dataset}.npz",
                                                          heldout_images)
+        if manifest["experiments"]:
+            manifest["standin"]["experiments"] = write_experiment_data(staging / layout.EXPERIMENT_DATA)
         (staging / layout.MANIFEST).write_text(json.dumps(manifest, indent=2))
         copy_runtime(staging)
         return write_zip(staging, Path(out_path))
@@ -72,7 +74,8 @@ def bake_manifest(assignment_id, repo_root, seed):
     manifest = load_manifest(repo_root / "course.toml")
     assignment = manifest.assignment(assignment_id)
     functions = dict(assignment.functions)
-    files = student_files(assignment, repo_root / "course_lib", prerequisites(list(functions)))
+    files = student_files(assignment, repo_root / "course_lib",
+                          assignment_prerequisites(functions, assignment.experiments))
     return {
         "id": assignment.id,
         "title": assignment.title,
@@ -83,6 +86,7 @@ def bake_manifest(assignment_id, repo_root, seed):
         "checkpoints": [{"name": c.name, "file": c.file, "notebook": c.notebook, "dataset": c.dataset,
                          "lo": c.lo, "hi": c.hi, "points": c.points, "timeout": c.timeout}
                         for c in assignment.checkpoints],
+        "experiments": dict(assignment.experiments),
         "logs": list(assignment.logs),
         "student_files": files,
         "written": baked_questions(assignment.id, repo_root),
@@ -112,7 +116,7 @@ def write_fixtures(manifest, reference_root, path, seed):
 
     Returns {test id: the reference's time, see slow_seconds}.
     """
-    tests = [planned.test for planned in plan_tests(manifest) if planned.test.kind != "accuracy"]
+    tests = [planned.test for planned in plan_tests(manifest) if not planned.test.scores_upload]
     inputs = [draw_inputs(test, seed) for test in tests]
     budget = Limits(wall_seconds=600, memory_bytes=4 << 30)
     result = run_worker({"programs": [test.program for test in tests]}, inputs, reference_root, budget)
@@ -161,6 +165,18 @@ def write_heldout(dataset, path, count):
     np.savez_compressed(path, X=images, y=labels.astype(np.int64), mean=mean.astype(np.float32),
                         scale=np.float32(scale), standin=np.int64(standin))
     return standin
+
+
+def write_experiment_data(path):
+    """The training images the experiments' runs use (uint8), their labels and the preprocessing mean;
+    True for stand-in data."""
+    from autograder.reference_logs import experiment_data
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = experiment_data()
+    np.savez_compressed(path, **data)
+    return bool(data["standin"])
 
 
 def held_split(training_images, validation_default):

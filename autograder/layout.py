@@ -7,6 +7,7 @@ from pathlib import Path
 MANIFEST = "manifest.json"  # the assignment's manifest entry, baked (no TOML parser needed)
 FIXTURES = "fixtures.npz"  # inputs and reference outputs of every hidden test
 HELDOUT = "heldout"  # heldout/<dataset>.npz: uint8 images, labels and the preprocessing
+EXPERIMENT_DATA = "experiments.npz"  # the training images the logged experiments ran on, for their replay
 STUBS = "stubs"  # stubs/course_lib: the released library the submission is laid over
 REFERENCE = "reference"  # reference/course_lib: used by the grading process only
 SCRIPTS = ("setup.sh", "run_autograder")

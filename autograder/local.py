@@ -112,11 +112,14 @@ def grade_submission(assignment_id, submission_path, zip_path=None, json_path=No
 
 
 def write_reference_submission(zip_path, destination, checkpoint_dir=None, repo_root=REPO_ROOT):
-    """The reference's course_lib files of the assignment plus its checkpoints, as a student would upload.
+    """The reference's course_lib files of the assignment plus its checkpoints and experiment logs,
+    as a student would upload.
 
     Checkpoints come from checkpoint_dir (same relative paths as in the
-    manifest) or are trained by autograder.reference_models.
+    manifest) or are trained by autograder.reference_models; logs are the
+    reference's runs of the experiments (autograder.reference_logs).
     """
+    from autograder.reference_logs import write_reference_logs
     from autograder.reference_models import write_reference_checkpoints
 
     with zipfile.ZipFile(zip_path) as archive:
@@ -135,6 +138,7 @@ def write_reference_submission(zip_path, destination, checkpoint_dir=None, repo_
                 raise FileNotFoundError(f"reference checkpoint {source} is missing")
             (destination / checkpoint["file"]).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, destination / checkpoint["file"])
+    write_reference_logs(baked.get("experiments", {}), destination)
     return destination
 
 

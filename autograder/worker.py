@@ -16,8 +16,10 @@ A program is plain JSON that says what to call and what to send back:
   function or class of ``course_lib`` by its qualified name;
   ``{"method": "loss", "on": REF, ...}`` calls a method of an earlier result;
   ``{"assign": REF, "path": [...], "value": VALUE}`` stores a value inside an
-  earlier result (``model.params["W1"] = ...``).
+  earlier result (``model.params["W1"] = ...``); ``{"seed": N}`` calls
+  ``np.random.seed(N)`` (a logged run is replayed from its own seed).
 - values: JSON, where ``{"$in": name}`` is a fresh copy of an input array,
+  ``{"$shared": name}`` the input array itself (for large read-only data),
   ``{"$r": [k, key, ...]}`` a part of call k's result, ``{"$a": [k, i, ...]}``
   a part of call k's i-th positional argument after the call (a parameter
   dict the call updated), ``{"$dtype": "float64"}``
@@ -95,6 +97,8 @@ class Job:
                 if key == "$in":
                     array = self.inputs[arg]
                     return array.copy() if copy else array
+                if key == "$shared":
+                    return self.inputs[arg]
                 if key == "$r":
                     return self.lookup(self.results, arg)
                 if key == "$a":
@@ -120,6 +124,9 @@ class Job:
     # Running calls ----------------------------------------------------------
 
     def run_call(self, call):
+        if "seed" in call:
+            np.random.seed(call["seed"])
+            return None, []
         if "assign" in call:
             target = self.resolve(call["assign"])
             *path, last = call["path"]
@@ -157,6 +164,8 @@ class Job:
 
     def call_label(self, call):
         """How a failing call is named to the student: "layers.affine_forward", "fc_net.TwoLayerNet.loss"."""
+        if "seed" in call:
+            return "np.random.seed"
         if "assign" in call:
             return "setting " + ".".join(str(step) for step in call["path"])
         if "method" not in call:

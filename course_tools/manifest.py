@@ -1,8 +1,8 @@
 """Load and validate the course manifest (``course.toml``).
 
 The manifest says which reference function is whose student work, what it is
-worth, which checkpoints and logs a submission carries and how checkpoints are
-scored. Everything that builds or grades an assignment reads it through
+worth, which checkpoints and experiment logs a submission carries and how
+checkpoints are scored. Everything that builds or grades an assignment reads it through
 :func:`load_manifest`, which reports every problem of the file at once.
 """
 import re
@@ -17,9 +17,10 @@ _FUNCTION_KEY = re.compile(
 )
 _COURSE_FIELDS = {"title": True, "assignments": True, "default_timeout": False, "seed": False}
 _ASSIGNMENT_FIELDS = {
-    "title": True, "notebooks": True, "earlier_functions": True, "logs": False,
+    "title": True, "notebooks": True, "earlier_functions": True, "experiments": False,
     "functions": True, "checkpoints": False,
 }
+_EXPERIMENT_FIELDS = {"points": True}
 _FUNCTION_FIELDS = {"points": True, "timeout": False}
 _CHECKPOINT_FIELDS = {
     "name": True, "file": True, "notebook": True, "dataset": True, "lo": True, "hi": True,
@@ -64,9 +65,16 @@ class Assignment:
     notebooks: tuple[str, ...]
     functions: dict[str, float]
     checkpoints: tuple[Checkpoint, ...]
-    logs: tuple[str, ...]
+    experiments: dict[str, float]
     earlier_functions: str
     timeouts: dict[str, float]
+
+    @property
+    def logs(self):
+        """The experiment log files a submission carries (``submission_logs/...``), in order."""
+        from autograder.suites.logs import log_files
+
+        return tuple(log_files(self.experiments))
 
 
 @dataclass(frozen=True)
@@ -214,7 +222,7 @@ def _parse_assignment(aid, table, problems):
         notebooks=notebooks,
         functions=functions,
         checkpoints=checkpoints,
-        logs=_names(table, "logs", where, problems, suffix="", required=False),
+        experiments=_parse_experiments(aid, table.get("experiments", {}), problems),
         earlier_functions=earlier,
         timeouts=timeouts,
     )
@@ -241,6 +249,29 @@ def _parse_functions(aid, table, problems):
         if "timeout" in entry:
             timeouts[key] = _number(entry, "timeout", here, problems, positive=True)
     return functions, timeouts
+
+
+def _parse_experiments(aid, table, problems):
+    """{experiment name: points}; each name is an experiment of autograder/suites/logs.py."""
+    from autograder.suites.logs import EXPERIMENTS
+
+    where = f"[assignments.{aid}.experiments]"
+    if not isinstance(table, dict):
+        problems.append(f"{where} must be a table such as {{ batchnorm_deep_networks = {{ points = 2 }} }}")
+        return {}
+    experiments = {}
+    for name, entry in table.items():
+        here = f'{where} "{name}"'
+        if name not in EXPERIMENTS:
+            problems.append(f"{here}: no such experiment; known: {', '.join(EXPERIMENTS)} "
+                            "(experiments are defined in autograder/suites/logs.py)")
+            continue
+        if not isinstance(entry, dict):
+            problems.append(f"{here} must be an inline table such as {{ points = 2 }}")
+            continue
+        _check_fields(entry, _EXPERIMENT_FIELDS, here, problems)
+        experiments[name] = _number(entry, "points", here, problems, positive=True)
+    return experiments
 
 
 def _parse_checkpoints(aid, entries, notebooks, problems):

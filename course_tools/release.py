@@ -22,7 +22,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from autograder.suites import prerequisites
+from autograder.suites import assignment_prerequisites
 
 from course_tools.leaks import (
     find_leaks,
@@ -109,7 +109,8 @@ def plan_release(assignment_id, repo_root):
         regions=tuple(regions),
         cleared_keys=frozenset(manifest.cleared_keys(assignment_id)),
         student_files=tuple(student_files(assignment, repo_root / "course_lib",
-                                          prerequisites(list(assignment.functions)))),
+                                          assignment_prerequisites(assignment.functions,
+                                                                   assignment.experiments))),
         nbgrader_config=load_nbgrader_config(repo_root),
     )
 
@@ -330,13 +331,19 @@ def check_release(assignment_id, repo_root, release_dir=None, *, plan=None):
 
 
 def find_unnamed_outputs(plan, release_dir):
-    """Checkpoints and logs the submission needs but no release notebook names (so none saves them)."""
+    """Checkpoints the submission needs but their notebook never names, and experiments whose notebook
+    saves no log (so running the notebooks cannot produce them)."""
+    from autograder.suites.logs import experiment
+
     texts = {name: (release_dir / name).read_text(encoding="utf-8")
              for name in plan.assignment.notebooks if (release_dir / name).is_file()}
     problems = [f"checkpoint {c.file}: {c.notebook} never names it, so running it cannot save it"
                 for c in plan.assignment.checkpoints if c.file not in texts.get(c.notebook, "")]
-    problems += [f"log {log}: no notebook names it, so running them cannot save it"
-                 for log in plan.assignment.logs if not any(log in text for text in texts.values())]
+    for name in plan.assignment.experiments:
+        notebook = experiment(name).notebook
+        if "record_histories_as_npz" not in texts.get(notebook, ""):
+            problems.append(f"experiment {name}: {notebook} never calls record_histories_as_npz, so running "
+                            "it cannot save the logs")
     return problems
 
 

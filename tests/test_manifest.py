@@ -40,7 +40,9 @@ points = 5
 title = "Second"
 notebooks = ["two.ipynb"]
 earlier_functions = "given"
-logs = ["submission_logs/run.npz"]
+
+[assignments.a2.experiments]
+dropout_regularization = { points = 2 }
 
 [assignments.a2.functions]
 "layers.batchnorm_forward" = { points = 4 }
@@ -62,6 +64,9 @@ def test_the_real_manifest_loads():
     assert [c.file for c in hw4.checkpoints] == ["checkpoints/fc_net_custom.npz"]
     assert (hw4.checkpoints[0].lo, hw4.checkpoints[0].hi) == (32, 60)
     assert hw4.functions["classifiers.fc_net.FullyConnectedNet.loss[batchnorm]"] == 3
+    assert hw4.experiments == {"batchnorm_deep_networks": 2, "batchnorm_weight_scale": 3,
+                               "dropout_regularization": 2}
+    assert len(hw4.logs) == 44
     assert manifest.owner("layers.affine_forward") == "hw3"
 
 
@@ -70,7 +75,16 @@ def test_settings_are_parsed(tmp_path):
     assert manifest.seed == 0 and manifest.default_timeout == 60
     a1, a2 = manifest.assignment("a1"), manifest.assignment("a2")
     assert a1.checkpoints[0].notebook == "one.ipynb" and a1.logs == ()
-    assert a2.logs == ("submission_logs/run.npz",) and a2.earlier_functions == "given"
+    assert a2.experiments == {"dropout_regularization": 2} and a2.earlier_functions == "given"
+    assert a2.logs == ("submission_logs/dropout_regularization_experiment_p0.npz",
+                       "submission_logs/dropout_regularization_experiment_p0.5.npz")
+
+
+def test_an_unknown_experiment_is_refused_with_the_known_ones(tmp_path):
+    text = VALID.replace("dropout_regularization = {", "dropout_regularisation = {")
+    with pytest.raises(ManifestError, match="dropout_regularisation.*no such experiment; known: "
+                                            "batchnorm_deep_networks"):
+        load_manifest(write(tmp_path, text))
 
 
 @pytest.mark.parametrize("policy, cleared_by_a2", [

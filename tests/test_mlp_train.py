@@ -118,3 +118,26 @@ def test_non_positive_sizes_are_refused(argument):
     sizes = {"batch_size": 10, "max_epochs": 1, argument: 0}
     with pytest.raises(ValueError, match=f"{argument} must be a positive integer"):
         train_net(tiny_problem(), model, cross_entropy(), SGD(model.net), **sizes)
+
+
+def run_from_seed(data):
+    np.random.seed(4)
+    model = SmallFullyConnectedNetwork(num_classes=2)
+    return train_net(data, model, cross_entropy(), SGD(model.net, lr=0.5), 20, 3)
+
+
+def test_the_original_courses_data_dict_of_pairs_trains_the_same():
+    data = tiny_problem()
+    pairs = {"data_train": (data["data_train"], data["labels_train"]),
+             "data_val": (data["data_val"], data["labels_val"]),
+             "data_test": (data["data_val"], data["labels_val"])}
+    _, loss_hist, train_acc_hist, val_acc_hist = run_from_seed(pairs)
+    assert (loss_hist, train_acc_hist, val_acc_hist) == run_from_seed(data)[1:]
+
+
+def test_a_split_that_is_not_a_pair_is_named():
+    data = tiny_problem()
+    pairs = {"data_train": (data["data_train"], data["labels_train"]), "data_val": data["data_val"]}
+    model = SmallFullyConnectedNetwork(num_classes=2)
+    with pytest.raises(ValueError, match="data_val must be an \\(examples, labels\\) pair"):
+        train_net(pairs, model, cross_entropy(), SGD(model.net), 10, 1)

@@ -151,7 +151,9 @@ def test_record_histories_as_npz(tmp_path):
     path = tmp_path / "histories.npz"
     solver.record_histories_as_npz(path)
     with np.load(path, allow_pickle=False) as archive:
-        assert set(archive.files) == {"train_losses", "train_accs", "val_accs"}
+        # Berkeley's three histories, and the run's configuration (without a seed here).
+        assert set(archive.files) == {"train_losses", "train_accs", "val_accs", "config"}
+        assert json.loads(str(archive["config"]))["seed"] is None
         np.testing.assert_array_equal(archive["train_losses"], solver.loss_history)
         np.testing.assert_array_equal(archive["train_accs"], solver.train_acc_history)
         np.testing.assert_array_equal(archive["val_accs"], solver.val_acc_history)

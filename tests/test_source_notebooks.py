@@ -17,6 +17,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from autograder.suites.logs import experiment
 from course_lib.checkpoint import get_model_arrays, load_model
 from course_tools.manifest import load_manifest
 
@@ -25,7 +26,7 @@ SOURCE = REPO_ROOT / "source"
 MANIFEST = load_manifest(REPO_ROOT / "course.toml")
 NOTEBOOKS = sorted(SOURCE.glob("*/*.ipynb"))
 CELL_TIMEOUT = 900  # seconds; generous, so that only a hang fails
-HISTORY_KEYS = ["train_accs", "train_losses", "val_accs"]
+HISTORY_KEYS = ["config", "train_accs", "train_losses", "val_accs"]
 
 
 def _notebook_id(path):
@@ -37,11 +38,11 @@ def _read(path):
 
 
 def _expected_outputs(path):
-    """Files the manifest expects this notebook to write: its checkpoints and the logs it names."""
+    """Files the manifest expects this notebook to write: its checkpoints and its experiments' logs."""
     assignment = MANIFEST.assignment(path.parent.name)
     checkpoints = [c.file for c in assignment.checkpoints if c.notebook == path.name]
-    source = path.read_text(encoding="utf-8")
-    logs = [log for log in assignment.logs if log in source]
+    logs = [file for name in assignment.experiments if experiment(name).notebook == path.name
+            for file in experiment(name).files]
     return checkpoints, logs
 
 
@@ -83,13 +84,12 @@ def test_source_folders_hold_the_manifest_notebooks():
 
 
 @pytest.mark.parametrize("assignment_id", MANIFEST.assignment_ids)
-def test_each_log_is_written_by_exactly_one_notebook(assignment_id):
+def test_each_experiment_is_run_by_a_notebook_of_its_assignment(assignment_id):
     assignment = MANIFEST.assignment(assignment_id)
-    for log in assignment.logs:
-        writers = [name for name in assignment.notebooks
-                   if (SOURCE / assignment_id / name).is_file()
-                   and log in (SOURCE / assignment_id / name).read_text(encoding="utf-8")]
-        assert len(writers) == 1, f"{assignment_id}: log {log} is named in {writers or 'no notebook'}"
+    for name in assignment.experiments:
+        notebook = experiment(name).notebook
+        assert notebook in assignment.notebooks, f"{assignment_id}: experiment {name} names {notebook}"
+        assert "record_histories_as_npz" in (SOURCE / assignment_id / notebook).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_notebook_id)

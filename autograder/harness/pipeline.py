@@ -17,11 +17,13 @@ from autograder import isolation, layout
 from autograder.harness.accuracy import grade_checkpoint, load_heldout
 from autograder.harness.collect import MAX_ADDED_MODULES, SHOWN_PROBLEMS, collect_submission
 from autograder.harness.judge import Judge, Verdict
+from autograder.harness.logs import grade_experiment
 from autograder.harness.reference import ReferenceLibrary
 from autograder.harness.report import Report
 from autograder.harness.written import gradescope_entries
 from autograder.sandbox import Limits, run_worker
 from autograder.suites import plan_tests
+from autograder.suites.logs import experiment
 from autograder.suites.spec import call, inp, job_file, program, res
 
 MIN_TEST_SECONDS = 2.0
@@ -198,6 +200,23 @@ def shortened(names, limit=SHOWN_EXTRAS):
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def run_log_test(test, context, tests_left):
+    """An experiment's logs, replayed in a worker with the student's code (autograder.harness.logs)."""
+
+    def run_replay(body, inputs):
+        result = run_worker({"programs": [body]}, [inputs], context.collection.overlay,
+                            context.limits([test], tests_left))
+        if result.status != "ok":
+            return None, with_printed(worker_failure(result, test), result.printed, test)
+        arrays, reply = result.programs[0]
+        if reply.get("status") != "ok":
+            return None, with_printed(verdict_from_error(reply.get("error") or {}), reply.get("printed") or {}, test)
+        return arrays, None
+
+    data = load_heldout(context.root.source / layout.EXPERIMENT_DATA)
+    return grade_experiment(experiment(test.experiment), context.collection.logs, data, run_replay)
+
+
 def describe_collection(collection, manifest):
     expected = set(manifest["student_files"])
     messages = [f"Graded course_lib/{target} (from {shown})"
@@ -218,9 +237,6 @@ def describe_collection(collection, manifest):
                         + "; ".join(problems[:SHOWN_PROBLEMS])
                         + (f"; and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS else ""))
     messages += collection.notes
-    for log in manifest["logs"]:
-        if log not in collection.logs:
-            messages.append(f"{log} was not found (no points, but the notebooks ask you to save it)")
     if any(manifest["standin"].values()):
         messages.append("Checkpoints are graded on the stand-in data, not the real datasets.")
     return messages
@@ -299,6 +315,8 @@ def run_group(tests, context, tests_left):
     try:
         if tests[0].kind == "accuracy":
             return [run_accuracy_test(tests[0], context, tests_left)]
+        if tests[0].kind == "log":
+            return [run_log_test(tests[0], context, tests_left)]
         return run_function_tests(tests, context, tests_left)
     except isolation.IsolationError:
         raise
@@ -308,11 +326,11 @@ def run_group(tests, context, tests_left):
 
 
 def groups(planned):
-    """Consecutive tests of one function, which share a worker; each checkpoint on its own."""
+    """Consecutive tests of one function, which share a worker; each checkpoint and experiment on its own."""
     grouped = []
     for planned_test in planned:
         test = planned_test.test
-        if grouped and test.kind != "accuracy" and grouped[-1][-1].test.function == test.function:
+        if grouped and not test.scores_upload and grouped[-1][-1].test.function == test.function:
             grouped[-1].append(planned_test)
         else:
             grouped.append([planned_test])

@@ -9,6 +9,7 @@ feedback can name a failing prerequisite.
 from dataclasses import dataclass
 
 from autograder.suites import conv, functional, mlp
+from autograder.suites.logs import experiment, log_test
 from autograder.suites.spec import Test, accuracy_test
 
 CATALOG = {}
@@ -58,15 +59,24 @@ def prerequisites(keys):
     return [key for key in CATALOG if key in needed]
 
 
+def assignment_prerequisites(functions, experiments=()):
+    """Functions of other assignments that an assignment's tests (of ``functions`` and of the named
+    ``experiments``) rely on, transitively, in catalog order."""
+    outside = {key for name in experiments for key in experiment(name).requires if key not in functions}
+    needed = set(prerequisites(list(functions) + sorted(outside))) | outside
+    return [key for key in CATALOG if key in needed]
+
+
 def plan_tests(assignment):
     """Numbered tests with max scores for an assignment entry of the baked manifest.
 
-    ``assignment`` has "functions" ({key: points}) and "checkpoints" (list of
-    dicts with name, file, dataset, lo, hi, points).
+    ``assignment`` has "functions" ({key: points}), "checkpoints" (list of
+    dicts with name, file, dataset, lo, hi, points) and "experiments" ({name: points}).
     """
     functions = assignment["functions"]
     planned = []
-    extra = [test for key in prerequisites(list(functions)) for test in tests_of(key)]
+    experiments = assignment.get("experiments", {})
+    extra = [test for key in assignment_prerequisites(functions, experiments) for test in tests_of(key)]
     planned += [PlannedTest(test, f"0.{index}", 0.0, True) for index, test in enumerate(extra, start=1)]
     for group, (key, points) in enumerate(functions.items(), start=1):
         tests = tests_of(key)
@@ -76,4 +86,7 @@ def plan_tests(assignment):
     first_checkpoint = len(functions) + 1
     for group, checkpoint in enumerate(assignment.get("checkpoints", []), start=first_checkpoint):
         planned.append(PlannedTest(accuracy_test(checkpoint), f"{group}.1", float(checkpoint["points"])))
+    first_experiment = first_checkpoint + len(assignment.get("checkpoints", []))
+    for group, (name, points) in enumerate(experiments.items(), start=first_experiment):
+        planned.append(PlannedTest(log_test(name), f"{group}.1", float(points)))
     return planned

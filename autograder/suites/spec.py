@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+# Kinds scored from files of the upload (a checkpoint, experiment logs), each on its own, without fixtures.
+UPLOAD_KINDS = ("accuracy", "log")
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,16 @@ class Test:
     visibility: str = "visible"
     timeout: float | None = None
     checkpoint: dict | None = None
+    experiment: str = ""
 
     @property
     def id(self):
         return f"{self.function} | {self.label}"
+
+    @property
+    def scores_upload(self):
+        """True for a checkpoint or experiment test: scored from uploaded files, with no fixtures."""
+        return self.kind in UPLOAD_KINDS
 
     @property
     def title(self):
@@ -88,6 +96,11 @@ class Test:
 def inp(name):
     """A fresh copy of the input array ``name``."""
     return {"$in": name}
+
+
+def shared(name):
+    """The input array ``name`` itself, not a copy: large read-only data used by several calls."""
+    return {"$shared": name}
 
 
 def res(*path):

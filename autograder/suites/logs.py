@@ -1,0 +1,168 @@
+"""Hidden "log" tests: Berkeley's bn_drop experiments, graded from the histories students save.
+
+Each experiment is a set of runs. A run's log (``submission_logs/<file>``) is
+written by ``Solver.record_histories_as_npz(path, seed=seed)``: the histories
+``train_losses``, ``train_accs``, ``val_accs`` and the run's ``config``. A log
+test scores, per experiment:
+
+- files: every log present, keys as written by the Solver, history lengths
+  those of the recorded configuration, values finite;
+- configuration: each log's recorded configuration is the experiment's;
+- replay: the grader reruns the first iterations of every run, in a worker,
+  with the submitted code, the recorded configuration and seed, and compares
+  the losses with the log's first entries (a made-up or edited log fails).
+  The replay builds the model and the Solver from the seed and calls
+  ``Solver.step``: the accuracy checks that train() makes first draw no random
+  numbers in the experiments' settings (every training image is scored), so
+  they are skipped;
+- claim: the experiment's qualitative result holds in the logged histories.
+
+A log that fails files, configuration or replay earns nothing on its test.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from autograder.suites.spec import Test
+
+FC_NET = "course_lib.classifiers.fc_net.FullyConnectedNet"
+SEED = 7  # Berkeley's global seed (any recorded seed replays; this one is the notebooks')
+WEIGHT_SCALES = tuple(float(scale) for scale in np.logspace(-4, 0, num=20))
+REPLAYED_ITERATIONS = 3
+REPLAY_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Run:
+    """One logged training run: its file and the settings its recorded configuration must have.
+
+    ``model``: constructor arguments of FullyConnectedNet that must match;
+    ``solver``: Solver settings that must match; ``num_train``: the first
+    ``num_train`` training images of the assignment's data.
+    """
+
+    file: str
+    model: dict
+    solver: dict
+    num_train: int
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named set of runs, the claim their histories must support, and the student functions the runs
+    call (a failing one is named when a replay fails)."""
+
+    name: str
+    notebook: str
+    runs: tuple
+    claim: Callable  # claim(histories: {file: {key: array}}) -> (ok, message)
+    claim_text: str
+    requires: tuple = ()
+
+    @property
+    def files(self):
+        return [run.file for run in self.runs]
+
+
+def adam(learning_rate, num_epochs, batch_size):
+    return {"update_rule": "adam", "optim_config": {"learning_rate": learning_rate}, "lr_decay": 1.0,
+            "num_epochs": num_epochs, "batch_size": batch_size}
+
+
+def log_path(name):
+    return f"submission_logs/{name}.npz"
+
+
+def mean_training_accuracy(history, epochs):
+    return float(np.mean(history["train_accs"][1:1 + epochs]))
+
+
+def batchnorm_trains_faster(histories):
+    baseline = mean_training_accuracy(histories[DEEP_FILES[False]], 3)
+    normalized = mean_training_accuracy(histories[DEEP_FILES[True]], 3)
+    if normalized > baseline:
+        return True, ""
+    return False, (f"over the first three epochs the net with batchnorm reached a mean training accuracy of "
+                   f"{normalized:.3f}, the baseline {baseline:.3f}: batchnorm should train faster")
+
+
+def batchnorm_is_robust_to_scale(histories):
+    best = {use_bn: np.mean([np.max(histories[SCALE_FILES[use_bn][i]]["val_accs"])
+                             for i in range(len(WEIGHT_SCALES))]) for use_bn in (False, True)}
+    if best[True] > best[False]:
+        return True, ""
+    return False, (f"averaged over the weight scales, the best validation accuracy is {best[True]:.3f} with "
+                   f"batchnorm and {best[False]:.3f} without: batchnorm should make training far less "
+                   "sensitive to the initial scale")
+
+
+def last_epoch_loss(history, iterations_per_epoch):
+    return float(np.mean(history["train_losses"][-iterations_per_epoch:]))
+
+
+def dropout_keeps_loss_higher(histories):
+    iterations_per_epoch = DROPOUT_TRAIN // DROPOUT_BATCH
+    plain = last_epoch_loss(histories[DROPOUT_FILES[0.0]], iterations_per_epoch)
+    dropped = last_epoch_loss(histories[DROPOUT_FILES[DROPOUT_P]], iterations_per_epoch)
+    if dropped > plain:
+        return True, ""
+    return False, (f"the training loss of the last epoch is {dropped:.3g} with dropout and {plain:.3g} "
+                   "without: dropout should keep the net from fitting the training set as tightly")
+
+
+FC_NET_KEY = "classifiers.fc_net.FullyConnectedNet"
+TRAINING = ("layers.affine_forward", "layers.affine_backward", "layers.relu_forward", "layers.relu_backward",
+            "optim.adam", f"{FC_NET_KEY}.__init__", f"{FC_NET_KEY}.loss")
+WITH_BATCHNORM = TRAINING + ("layers.batchnorm_forward", "layers.batchnorm_backward_alt",
+                             f"{FC_NET_KEY}.__init__[batchnorm]", f"{FC_NET_KEY}.loss[batchnorm]")
+WITH_DROPOUT = TRAINING + ("layers.dropout_forward", "layers.dropout_backward", f"{FC_NET_KEY}.loss[dropout]")
+
+DEEP_FILES = {use_bn: log_path(f"compare_bn_deep_networks_{'with' if use_bn else 'no'}_bn")
+              for use_bn in (False, True)}
+SCALE_FILES = {use_bn: [log_path(f"bn_and_weight_scale_experiments_scale{i}_{'with' if use_bn else 'no'}_bn")
+                        for i in range(len(WEIGHT_SCALES))] for use_bn in (False, True)}
+DROPOUT_P = 0.5  # Berkeley's p is the drop probability
+DROPOUT_TRAIN, DROPOUT_BATCH = 500, 100
+DROPOUT_FILES = {p: log_path(f"dropout_regularization_experiment_p{p:g}") for p in (0.0, DROPOUT_P)}
+
+EXPERIMENTS = {
+    experiment.name: experiment for experiment in (
+        Experiment(
+            "batchnorm_deep_networks", "batchnorm.ipynb",
+            tuple(Run(DEEP_FILES[use_bn], {"hidden_dims": [100] * 5, "weight_scale": 2e-2,
+                                           "use_batchnorm": use_bn, "dropout": 0.0, "reg": 0.0},
+                      adam(1e-3, 10, 50), 1000) for use_bn in (False, True)),
+            batchnorm_trains_faster, "the deep net trains faster with batchnorm", WITH_BATCHNORM),
+        Experiment(
+            "batchnorm_weight_scale", "batchnorm.ipynb",
+            tuple(Run(SCALE_FILES[use_bn][i], {"hidden_dims": [50] * 7, "weight_scale": scale,
+                                               "use_batchnorm": use_bn, "dropout": 0.0, "reg": 0.0},
+                      adam(1e-3, 10, 50), 1000)
+                  for i, scale in enumerate(WEIGHT_SCALES) for use_bn in (False, True)),
+            batchnorm_is_robust_to_scale, "batchnorm makes training robust to the weight scale", WITH_BATCHNORM),
+        Experiment(
+            "dropout_regularization", "dropout.ipynb",
+            tuple(Run(DROPOUT_FILES[p], {"hidden_dims": [500], "dropout": p, "use_batchnorm": False,
+                                         "reg": 0.0},
+                      adam(5e-4, 15, DROPOUT_BATCH), DROPOUT_TRAIN) for p in (0.0, DROPOUT_P)),
+            dropout_keeps_loss_higher, "dropout keeps the training loss higher", WITH_DROPOUT),
+    )
+}
+
+
+def log_files(names):
+    """Every log file of the named experiments, in order."""
+    return [file for name in names for file in experiment(name).files]
+
+
+def experiment(name):
+    if name not in EXPERIMENTS:
+        raise KeyError(f"no experiment {name!r}; add it to autograder/suites/logs.py")
+    return EXPERIMENTS[name]
+
+
+def log_test(name):
+    """The hidden test of one experiment (scored by autograder.harness.logs)."""
+    return Test(f"experiment {name}", "logged runs", "log", timeout=60.0, experiment=name,
+                requires=experiment(name).requires)
