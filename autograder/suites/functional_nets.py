@@ -68,8 +68,13 @@ def predict_inputs(rng):
 
 
 def two_layer_spread_inputs(rng):
-    arrays = two_layer_inputs(rng, n=len(ROW_SCALES))
-    arrays.update(X=spread_rows(np.abs(arrays["X"]), ROW_SCALES), W1=np.abs(arrays["W1"]), W2=arrays["W2"] + 10.0)
+    """ROW_SCALES, and one more row whose scores span thousands; its label is its top class, so that
+    its loss stays finite (log of a probability near 1) while exp(max - min) overflows."""
+    arrays = two_layer_inputs(rng, n=len(ROW_SCALES) + 1)
+    arrays.update(X=spread_rows(np.abs(arrays["X"]), [*ROW_SCALES, 1e3]), W1=np.abs(arrays["W1"]),
+                  W2=arrays["W2"] + 10.0)
+    hidden = np.maximum(0, arrays["X"][-1] @ arrays["W1"].T + arrays["b1"])
+    arrays["y"][-1] = np.argmax(hidden @ arrays["W2"].T + arrays["b2"])
     return arrays
 
 
@@ -310,7 +315,7 @@ def seeded_dropout_run_rule(outputs, expected, inputs, reference):
     if any(key not in outputs or outputs[key].shape != want.shape or relative_error(outputs[key], want) > 1e-12
            for key, want in probes.items()):
         return True, ""  # other masks: the numerical gradients alone judge the gradients
-    for name in ["loss", *fc_net_params()]:
+    for name in ["loss", *fc_net_params(hidden_dims=DEEP_DIMS)]:
         got, want = outputs.get(name), expected[name]
         if got is None or got.shape != want.shape or not relative_error(got, want) <= 1e-7:
             return False, (f"{name} differs from the reference's with the same seed and the same masks: "
@@ -320,28 +325,29 @@ def seeded_dropout_run_rule(outputs, expected, inputs, reference):
 
 def dropout_net_program():
     """Train-mode loss and gradients with dropout (fixed seed), test-mode scores, the loss without dropout,
-    and the masks the student's dropout_forward draws for that seed (to know whether the runs can agree)."""
-    params = fc_net_params()
-    model = [call(FC_NET, **fc_net_sizes(dropout=0.3, seed=7))]
+    and the masks the student's dropout_forward draws for that seed (to know whether the runs can agree).
+    Three hidden layers, so that every layer's dropout cache must be the right one."""
+    params = fc_net_params(hidden_dims=DEEP_DIMS)
+    model = [call(FC_NET, **fc_net_sizes(DEEP_DIMS, dropout=0.3, seed=7))]
     model += [assign(res(0), ["params", name], inp(name)) for name in params]
     first = len(model)
-    plain = [call(FC_NET, **fc_net_sizes())]
+    plain = [call(FC_NET, **fc_net_sizes(DEEP_DIMS))]
     plain += [assign(res(first + 2), ["params", name], inp(name)) for name in params]
     calls = model + [method(res(0), "loss", inp("X"), inp("y")), method(res(0), "loss", inp("X"))]
     calls += plain + [method(res(first + 2), "loss", inp("X"), inp("y"))]
     probes = len(calls)
     calls += [call("layers.dropout_forward", inp(f"ones{layer}"), {"mode": "train", "p": 0.3, "seed": 7})
-              for layer in range(1, len(HIDDEN_DIMS) + 1)]
+              for layer in range(1, len(DEEP_DIMS) + 1)]
     outputs = {"loss": res(first, 0), "scores": res(first + 1), "loss_without_dropout": res(probes - 1, 0),
                **{name: res(first, 1, name) for name in params},
-               **{f"mask probe/{layer}": res(probes + layer - 1, 0) for layer in range(1, len(HIDDEN_DIMS) + 1)}}
+               **{f"mask probe/{layer}": res(probes + layer - 1, 0) for layer in range(1, len(DEEP_DIMS) + 1)}}
     wrt = {name: res(0, "params", name) for name in params}
     return program(calls, outputs, [numeric(first, first, wrt, output=[0])], seed=0)
 
 
 def dropout_net_inputs(rng):
-    arrays = fc_net_inputs(rng)
-    arrays.update({f"ones{layer}": np.ones((len(arrays["y"]), size)) for layer, size in enumerate(HIDDEN_DIMS, 1)})
+    arrays = fc_net_arrays(rng, 6, (2, 2), DEEP_DIMS)
+    arrays.update({f"ones{layer}": np.ones((len(arrays["y"]), size)) for layer, size in enumerate(DEEP_DIMS, 1)})
     return arrays
 
 
@@ -434,9 +440,9 @@ FC_NET_TESTS = [
     batchnorm_net_test_mode_test(),
     batchnorm_sequence_test(),
     behaviour_test(
-        f"{FC_NET}.loss[dropout]", "gradients with dropout, scores without", dropout_net_inputs,
+        f"{FC_NET}.loss[dropout]", "three hidden layers: gradients with dropout, scores without", dropout_net_inputs,
         dropout_net_program(),
-        [Check("numeric", name) for name in fc_net_params()]
+        [Check("numeric", name) for name in fc_net_params(hidden_dims=DEEP_DIMS)]
         + [Check("match", "scores", label="test mode scores (no dropout)"),
            Check("custom", rule=dropout_net_rule, label="dropout changes the training loss"),
            Check("custom", rule=seeded_dropout_run_rule, label="same run as the reference for the same masks")],
