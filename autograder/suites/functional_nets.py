@@ -73,8 +73,13 @@ def two_layer_spread_inputs(rng):
     arrays = two_layer_inputs(rng, n=len(ROW_SCALES) + 1)
     arrays.update(X=spread_rows(np.abs(arrays["X"]), [*ROW_SCALES, 1e3]), W1=np.abs(arrays["W1"]),
                   W2=arrays["W2"] + 10.0)
-    hidden = np.maximum(0, arrays["X"][-1] @ arrays["W1"].T + arrays["b1"])
-    arrays["y"][-1] = np.argmax(hidden @ arrays["W2"].T + arrays["b2"])
+
+    def last_scores():
+        hidden = np.maximum(0, arrays["X"][-1] @ arrays["W1"].T + arrays["b1"])
+        return hidden @ arrays["W2"].T + arrays["b2"]
+    while np.ptp(last_scores()) < 2000:  # scores grow linearly with the row's scale
+        arrays["X"][-1] *= 2.0
+    arrays["y"][-1] = np.argmax(last_scores())
     return arrays
 
 
