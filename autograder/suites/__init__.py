@@ -8,12 +8,12 @@ feedback can name a failing prerequisite.
 """
 from dataclasses import dataclass
 
-from autograder.suites import conv, functional, mlp
+from autograder.suites import conv, functional, functional_nets, mlp
 from autograder.suites.logs import experiment, log_test
 from autograder.suites.spec import Test, accuracy_test
 
 CATALOG = {}
-for _test in functional.TESTS + conv.TESTS + mlp.TESTS:
+for _test in functional.TESTS + functional_nets.TESTS + conv.TESTS + mlp.TESTS:
     CATALOG.setdefault(_test.function, []).append(_test)
 
 

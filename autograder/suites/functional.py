@@ -1,22 +1,23 @@
-"""Hidden tests of the functional API: layers, update rules and the numpy nets (hw3, hw4)."""
+"""Hidden tests of the functional API: layers and update rules (hw3, hw4); the nets are in functional_nets.
+
+Each function's contract is a numbered checklist in docs/contracts/hw3.md and
+docs/contracts/hw4.md; every test below says which clauses it enforces.
+"""
+import dataclasses
+
 import numpy as np
 
 from autograder.suites import draw
-from autograder.suites.masks import dropout_net_gradient, inverted_dropout_gradient
+from autograder.suites.masks import inverted_dropout_gradient
 from autograder.suites.spec import (
     Check,
     arg,
-    assign,
     behaviour_test,
     call,
-    dtype,
     forward_test,
-    init_test,
     inp,
     layer_gradient_test,
     gated,
-    method,
-    net_test,
     numeric,
     program,
     res,
@@ -24,7 +25,103 @@ from autograder.suites.spec import (
 
 AFFINE = ["layers.affine_forward", "layers.affine_backward"]
 RELU = ["layers.relu_forward", "layers.relu_backward"]
-FC_NET = "classifiers.fc_net.FullyConnectedNet"
+# float32 results of a reference and a correct student differ by a few units in the last place
+# of float32 (about 6e-8 each), summed over short reductions; wrong formulas miss by far more.
+FLOAT32_TOL = 1e-5
+
+
+# Contract checks shared by the tests of hw3 and hw4 ----------------------------------------------
+
+
+def entries_of(arrays, name):
+    """{key: array} of an output: the array itself, or a dict's entries ``name/key``."""
+    if name in arrays:
+        return {name: arrays[name]}
+    return {key: value for key, value in arrays.items() if key.startswith(name + "/")}
+
+
+def kept_dtype(name):
+    """Output ``name`` (an array or a dict of arrays) has the reference's dtype."""
+    def rule(outputs, expected, inputs, reference):
+        for key, want in sorted(entries_of(expected, name).items()):
+            got = outputs.get(key)
+            if got is None:
+                return False, f"{key} is missing"
+            if got.dtype != want.dtype:
+                return False, (f"{key} has dtype {got.dtype}, expected {want.dtype}: keep the inputs' dtype "
+                               f"(no float64 buffers or NumPy float64 scalars with float32 data)")
+        return True, ""
+    return Check("custom", rule=rule, label=f"dtype of {name}")
+
+
+def left_unchanged(pairs):
+    """Arrays the caller owns (outputs named by ``pairs``, after the calls) still equal their inputs exactly."""
+    names = sorted(set(pairs.values()), key=list(pairs.values()).index)
+
+    def rule(outputs, expected, inputs, reference):
+        changed = []
+        for output, source in pairs.items():
+            for key, before in sorted(entries_of(inputs, source).items()):
+                after = outputs.get(output + key[len(source):])
+                if after is None or after.shape != before.shape or not np.array_equal(after, before):
+                    changed.append(key)
+        if changed:
+            return False, (f"your code changed {', '.join(changed)} in place; the caller's arrays must stay "
+                           f"as they were (work on a copy)")
+        return True, ""
+    return Check("custom", rule=rule, label=f"{', '.join(names)} left unchanged")
+
+
+def repeatable(pairs):
+    """Outputs of a call made twice on the same cache (``{first: second}``) are identical."""
+    def rule(outputs, expected, inputs, reference):
+        differ = [first for first, second in pairs.items()
+                  if first not in outputs or second not in outputs
+                  or not np.array_equal(outputs[first], outputs[second])]
+        if differ:
+            return False, (f"a second call with the same cache gave another {', '.join(differ)}: "
+                           f"do not modify the cache (or dout) in place")
+        return True, ""
+    return Check("custom", rule=rule, label="same result when called twice")
+
+
+def with_checks(test, outputs=None, checks=()):
+    """``test`` with more outputs in its program and more checks."""
+    body = dict(test.program)
+    body["outputs"] = {**body["outputs"], **(outputs or {})}
+    return dataclasses.replace(test, program=body, checks=test.checks + tuple(checks))
+
+
+def as_float32(make_inputs):
+    """The inputs of ``make_inputs`` cast to float32 (labels stay integers)."""
+    def make(rng):
+        arrays = make_inputs(rng)
+        return {name: value.astype(np.float32) if value.dtype.kind == "f" else value
+                for name, value in arrays.items()}
+    return make
+
+
+def backward_contract_test(function, forward, make_inputs, forward_args, grads, compare=True, **options):
+    """A backward on float32 data: gradient values and dtypes, ``dout`` and the cache left as they were.
+
+    The backward runs twice on the forward's cache; both runs must agree
+    (a backward that edits its cache or dout in place breaks gradient checks).
+    """
+    single = len(grads) == 1
+    calls = [call(forward, *forward_args), call(function, inp("dout"), res(0, 1)),
+             call(function, inp("dout"), res(0, 1))]
+    outputs = {}
+    for name, (_, position) in grads.items():
+        outputs[name] = res(1) if single else res(1, position)
+        outputs[f"{name} (second call)"] = res(2) if single else res(2, position)
+    outputs["dout after the call"] = arg(1, 0)
+    checks = [Check("match", name, tol=FLOAT32_TOL) for name in grads] if compare else []
+    checks += [kept_dtype(name) for name in grads]
+    checks += [left_unchanged({"dout after the call": "dout"}),
+               repeatable({name: f"{name} (second call)" for name in grads})]
+    options.setdefault("requires", (forward,))
+    return behaviour_test(function, "float32: dtypes, dout and cache left unchanged", as_float32(make_inputs),
+                          program(calls, outputs), checks, **options)
 
 
 # Layers ---------------------------------------------------------------------
@@ -35,8 +132,31 @@ def affine_inputs(rng):
             "dout": draw.normal(rng, 4, 5)}
 
 
+def affine_single_inputs(rng):
+    """A batch of one example with three trailing dimensions of odd sizes."""
+    return {"x": draw.normal(rng, 1, 3, 1, 5), "w": draw.normal(rng, 15, 7), "b": draw.normal(rng, 7),
+            "dout": draw.normal(rng, 1, 7)}
+
+
+def affine_regime_inputs(rng):
+    arrays = {"x2": draw.normal(rng, 3, 7), "w2": draw.normal(rng, 7, 5), "b2": draw.normal(rng, 5)}
+    arrays.update({name: value for name, value in affine_single_inputs(rng).items() if name != "dout"})
+    arrays.update({f"{name}32": value.astype(np.float32)
+                   for name, value in affine_inputs(rng).items() if name != "dout"})
+    return arrays
+
+
 def relu_inputs(rng):
     return {"x": draw.away_from_zero(rng, 5, 6), "dout": draw.normal(rng, 5, 6)}
+
+
+def relu_regime_inputs(rng):
+    return {"x": draw.away_from_zero(rng, 2, 3, 1, 5), "x1": draw.away_from_zero(rng, 1, 7),
+            "x32": draw.away_from_zero(rng, 4, 3).astype(np.float32)}
+
+
+def relu_image_inputs(rng):
+    return {"x": draw.away_from_zero(rng, 2, 3, 1, 5), "dout": draw.normal(rng, 2, 3, 1, 5)}
 
 
 def batchnorm_inputs(rng):
@@ -50,13 +170,23 @@ def batchnorm_inputs(rng):
     }
 
 
-def bn_param(mode):
+def batchnorm_scales_inputs(rng):
+    """Odd sizes and features whose spreads differ by orders of magnitude (eps matters for the small ones)."""
+    scales = np.array([0.03, 1.0, 30.0])
+    return {"x": draw.normal(rng, 7, 3, shift=1.0) * scales, "gamma": draw.normal(rng, 3, shift=1.0),
+            "beta": draw.normal(rng, 3), "dout": draw.normal(rng, 7, 3)}
+
+
+def bn_param(mode, **settings):
     return {"mode": mode, "momentum": 0.8, "eps": 1e-5,
-            "running_mean": inp("running_mean"), "running_var": inp("running_var")}
+            "running_mean": inp("running_mean"), "running_var": inp("running_var"), **settings}
 
 
 BN_ARGS = [inp("x"), inp("gamma"), inp("beta"), bn_param("train")]
+# eps of the size of the smallest feature's variance: every place eps goes (or is forgotten) shows.
+BN_LARGE_EPS = {"mode": "train", "eps": 1e-3}
 BN_GRADS = {"dx": ("x", 0), "dgamma": ("gamma", 1), "dbeta": ("beta", 2)}
+BN_INPUTS_UNCHANGED = {"x after the call": "x", "gamma after the call": "gamma", "beta after the call": "beta"}
 DROP_PROBABILITIES = (0.3, 0.6, 0.75)
 
 
@@ -66,6 +196,10 @@ def dropout_inputs(rng):
 
 def small_dropout_inputs(rng):
     return {"x": draw.normal(rng, 20, 10, shift=1.0), "dout": draw.normal(rng, 20, 10)}
+
+
+def dropout_seeded_inputs(rng):
+    return {"x": draw.normal(rng, 4, 3, 5, shift=1.0).astype(np.float32)}
 
 
 def dropout_param(mode, p, seed=None):
@@ -104,25 +238,121 @@ def dropout_backward_rule(outputs, expected, inputs, reference):
     return True, ""
 
 
+def affine_regimes_test():
+    """affine_forward.2-.4: 2-D x of odd sizes, a batch of one with 3 trailing dims, float32, no input edited."""
+    calls = [call("layers.affine_forward", inp("x2"), inp("w2"), inp("b2")),
+             call("layers.affine_forward", inp("x"), inp("w"), inp("b")),
+             call("layers.affine_forward", inp("x32"), inp("w32"), inp("b32"))]
+    outputs = {"out (2-D x)": res(0, 0), "out (batch of 1)": res(1, 0), "out (float32)": res(2, 0),
+               "x after the call": arg(1, 0), "w after the call": arg(1, 1), "b after the call": arg(1, 2)}
+    checks = [Check("match", "out (2-D x)"), Check("match", "out (batch of 1)"),
+              Check("match", "out (float32)", tol=FLOAT32_TOL), kept_dtype("out (float32)"),
+              left_unchanged({"x after the call": "x", "w after the call": "w", "b after the call": "b"})]
+    return behaviour_test("layers.affine_forward", "other shapes, float32, inputs left unchanged",
+                          affine_regime_inputs, program(calls, outputs), checks)
+
+
+def relu_regimes_test():
+    """relu_forward.2-.4: a 4-D x, a batch of one, float32, x not edited in place."""
+    calls = [call("layers.relu_forward", inp("x")), call("layers.relu_forward", inp("x1")),
+             call("layers.relu_forward", inp("x32"))]
+    outputs = {"out (4-D x)": res(0, 0), "out (batch of 1)": res(1, 0), "out (float32)": res(2, 0),
+               "x after the call": arg(0, 0)}
+    checks = [Check("match", "out (4-D x)"), Check("match", "out (batch of 1)"),
+              Check("match", "out (float32)", tol=0.0), kept_dtype("out (float32)"),
+              left_unchanged({"x after the call": "x"})]
+    return behaviour_test("layers.relu_forward", "other shapes, float32, x left unchanged", relu_regime_inputs,
+                          program(calls, outputs), checks)
+
+
+def batchnorm_train_test():
+    """batchnorm_forward.1-.3, .6: train mode; running averages stored back; x, gamma, beta not edited."""
+    outputs = {"out": res(0, 0), "running_mean": arg(0, 3, "running_mean"),
+               "running_var": arg(0, 3, "running_var"), "x after the call": arg(0, 0),
+               "gamma after the call": arg(0, 1), "beta after the call": arg(0, 2)}
+    checks = [Check("match", name) for name in ("out", "running_mean", "running_var")]
+    return behaviour_test("layers.batchnorm_forward", "train mode: output and running averages",
+                          batchnorm_inputs, program([call("layers.batchnorm_forward", *BN_ARGS)], outputs),
+                          checks + [left_unchanged(BN_INPUTS_UNCHANGED)], weight=2)
+
+
+def batchnorm_defaults_test():
+    """batchnorm_forward.2, .4, .5: eps from bn_param, default momentum and zero running averages, feature scales."""
+    calls = [call("layers.batchnorm_forward", inp("x"), inp("gamma"), inp("beta"), dict(BN_LARGE_EPS))]
+    outputs = {"out": res(0, 0), "running_mean": arg(0, 3, "running_mean"), "running_var": arg(0, 3, "running_var")}
+    return forward_test("layers.batchnorm_forward", batchnorm_scales_inputs, calls, outputs,
+                        label="train mode: eps 1e-3, default momentum, features on different scales")
+
+
+def batchnorm_test_mode_test():
+    """batchnorm_forward.7-.8: test mode normalizes with the running averages and changes no state."""
+    calls = [call("layers.batchnorm_forward", inp("x"), inp("gamma"), inp("beta"), bn_param("test"))]
+    outputs = {"out": res(0, 0), "running_mean after the call": arg(0, 3, "running_mean"),
+               "running_var after the call": arg(0, 3, "running_var")}
+    state = left_unchanged({"running_mean after the call": "running_mean",
+                            "running_var after the call": "running_var"})
+    return behaviour_test("layers.batchnorm_forward", "test mode output", batchnorm_inputs,
+                          program(calls, outputs), [Check("match", "out"), state])
+
+
+def batchnorm_float32_test():
+    """batchnorm_forward.9: float32 data keeps float32 outputs and running averages, in both modes."""
+    calls = [call("layers.batchnorm_forward", inp("x"), inp("gamma"), inp("beta"), bn_param("train")),
+             call("layers.batchnorm_forward", inp("x"), inp("gamma"), inp("beta"), bn_param("test"))]
+    outputs = {"out (train)": res(0, 0), "running_mean": arg(0, 3, "running_mean"),
+               "running_var": arg(0, 3, "running_var"), "out (test)": res(1, 0)}
+    checks = [Check("match", name, tol=FLOAT32_TOL) for name in outputs]
+    checks += [kept_dtype(name) for name in outputs]
+    return behaviour_test("layers.batchnorm_forward", "float32: outputs and running averages keep the dtype",
+                          as_float32(batchnorm_inputs), program(calls, outputs), checks)
+
+
+def batchnorm_backward_tests(function):
+    """batchnorm_backward(_alt).1-.5: the usual batch, odd sizes with a large eps, float32 and purity."""
+    scales_args = [inp("x"), inp("gamma"), inp("beta"), dict(BN_LARGE_EPS)]
+    return [
+        layer_gradient_test(function, "layers.batchnorm_forward", batchnorm_inputs, BN_ARGS, BN_GRADS),
+        layer_gradient_test(function, "layers.batchnorm_forward", batchnorm_scales_inputs, scales_args, BN_GRADS,
+                            label="gradients, eps 1e-3, features on different scales"),
+        backward_contract_test(function, "layers.batchnorm_forward", batchnorm_inputs, BN_ARGS, BN_GRADS),
+    ]
+
+
+def dropout_seeded_test():
+    """dropout_forward.3-.6: the seeded mask is the contract's draw; any shape; float32; x not edited."""
+    param = dropout_param("train", 0.4, seed=3)
+    calls = [call("layers.dropout_forward", inp("x"), param),
+             call("layers.dropout_forward", inp("x"), dropout_param("test", 0.4))]
+    outputs = {"out": res(0, 0), "out (test mode)": res(1, 0), "x after the call": arg(0, 0)}
+    checks = [Check("match", "out", tol=FLOAT32_TOL,
+                    label="train mode keeps the units where np.random.default_rng(seed).random(x.shape) >= p"),
+              kept_dtype("out"), kept_dtype("out (test mode)"), left_unchanged({"x after the call": "x"})]
+    return behaviour_test("layers.dropout_forward", "seeded masks, a 3-D float32 x, x left unchanged",
+                          dropout_seeded_inputs, program(calls, outputs), checks)
+
+
 LAYER_TESTS = [
     forward_test("layers.affine_forward", affine_inputs,
                  [call("layers.affine_forward", inp("x"), inp("w"), inp("b"))], {"out": res(0, 0)}),
+    affine_regimes_test(),
     layer_gradient_test("layers.affine_backward", "layers.affine_forward", affine_inputs,
                         [inp("x"), inp("w"), inp("b")], {"dx": ("x", 0), "dw": ("w", 1), "db": ("b", 2)}),
+    layer_gradient_test("layers.affine_backward", "layers.affine_forward", affine_single_inputs,
+                        [inp("x"), inp("w"), inp("b")], {"dx": ("x", 0), "dw": ("w", 1), "db": ("b", 2)},
+                        label="gradients, a batch of one 3-D example"),
+    backward_contract_test("layers.affine_backward", "layers.affine_forward", affine_inputs,
+                           [inp("x"), inp("w"), inp("b")], {"dx": ("x", 0), "dw": ("w", 1), "db": ("b", 2)}),
     forward_test("layers.relu_forward", relu_inputs, [call("layers.relu_forward", inp("x"))], {"out": res(0, 0)}),
+    relu_regimes_test(),
     layer_gradient_test("layers.relu_backward", "layers.relu_forward", relu_inputs, [inp("x")], {"dx": ("x", 0)}),
-    forward_test("layers.batchnorm_forward", batchnorm_inputs,
-                 [call("layers.batchnorm_forward", *BN_ARGS)],
-                 {"out": res(0, 0), "running_mean": arg(0, 3, "running_mean"),
-                  "running_var": arg(0, 3, "running_var")},
-                 label="train mode: output and running averages", weight=2),
-    forward_test("layers.batchnorm_forward", batchnorm_inputs,
-                 [call("layers.batchnorm_forward", inp("x"), inp("gamma"), inp("beta"), bn_param("test"))],
-                 {"out": res(0, 0)}, label="test mode output"),
-    layer_gradient_test("layers.batchnorm_backward", "layers.batchnorm_forward", batchnorm_inputs,
-                        BN_ARGS, BN_GRADS),
-    layer_gradient_test("layers.batchnorm_backward_alt", "layers.batchnorm_forward", batchnorm_inputs,
-                        BN_ARGS, BN_GRADS),
+    backward_contract_test("layers.relu_backward", "layers.relu_forward", relu_image_inputs, [inp("x")],
+                           {"dx": ("x", 0)}),
+    batchnorm_train_test(),
+    batchnorm_defaults_test(),
+    batchnorm_test_mode_test(),
+    batchnorm_float32_test(),
+    *batchnorm_backward_tests("layers.batchnorm_backward"),
+    *batchnorm_backward_tests("layers.batchnorm_backward_alt"),
     behaviour_test(
         "layers.dropout_forward", "statistics, seeds and test mode", dropout_inputs,
         program(
@@ -136,6 +366,7 @@ LAYER_TESTS = [
         + [Check("custom", rule=gated(same_mask_rule, dropout_rule(0.6), NO_DROPOUT), label="same seed, same mask"),
            Check("match", "out_test", label="test mode returns x")],
     ),
+    dropout_seeded_test(),
     behaviour_test(
         "layers.dropout_backward", "gradients in train and test mode", small_dropout_inputs,
         program(
@@ -150,6 +381,8 @@ LAYER_TESTS = [
          Check("match", "dx_test", label="test mode: dx")],
         requires=("layers.dropout_forward",),
     ),
+    backward_contract_test("layers.dropout_backward", "layers.dropout_forward", small_dropout_inputs,
+                           [inp("x"), dropout_param("train", 0.4, seed=5)], {"dx": ("x", 0)}, compare=False),
 ]
 
 
@@ -165,248 +398,60 @@ def optimizer_inputs(rng):
     return arrays
 
 
-def update_rule_test(rule, config, state, tol=1e-7):
-    """``rule`` takes OPTIMIZER_STEPS steps from ``config``; next_w and the state are scored."""
+def small_gradient_inputs(rng):
+    """Gradients of about 1e-2, so that the second moment is of the size of a large epsilon."""
+    arrays = {"w": draw.normal(rng, 3, 7)}
+    arrays.update({f"dw{step}": draw.normal(rng, 3, 7, scale=1e-2) for step in range(OPTIMIZER_STEPS)})
+    return arrays
+
+
+def float32_optimizer_inputs(rng):
+    return {"w": draw.normal(rng, 7).astype(np.float32),
+            **{f"dw{step}": draw.normal(rng, 7).astype(np.float32) for step in range(2)}}
+
+
+def update_rule_test(rule, config, state, tol=1e-7, make_inputs=optimizer_inputs,
+                     label=f"{OPTIMIZER_STEPS} steps: next_w and config state"):
+    """``rule`` takes OPTIMIZER_STEPS steps from ``config``; next_w and the state are scored, w and dw unedited."""
     calls = [call(f"optim.{rule}", inp("w"), inp("dw0"), config)]
     for step in range(1, OPTIMIZER_STEPS):
         calls.append(call(f"optim.{rule}", res(step - 1, 0), inp(f"dw{step}"), res(step - 1, 1)))
     last = OPTIMIZER_STEPS - 1
-    outputs = {"next_w": res(last, 0), **{key: res(last, 1, key) for key in state}}
-    return forward_test(f"optim.{rule}", optimizer_inputs, calls, outputs, tol=tol,
-                        label=f"{OPTIMIZER_STEPS} steps: next_w and config state")
+    outputs = {"next_w": res(last, 0), **{key: res(last, 1, key) for key in state},
+               "w after the call": arg(0, 0), "dw after the call": arg(0, 1)}
+    checks = [Check("match", name, tol=tol) for name in ("next_w", *state)]
+    checks.append(left_unchanged({"w after the call": "w", "dw after the call": "dw0"}))
+    return behaviour_test(f"optim.{rule}", label, make_inputs, program(calls, outputs), checks)
+
+
+def float32_defaults_test(rule, state):
+    """Two steps on float32 weights from no config: the defaults, and float32 next_w and state."""
+    calls = [call(f"optim.{rule}", inp("w"), inp("dw0")), call(f"optim.{rule}", res(0, 0), inp("dw1"), res(0, 1))]
+    outputs = {"next_w": res(1, 0), **{key: res(1, 1, key) for key in state}}
+    arrays = ["next_w", *(key for key in state if key != "t")]
+    checks = [Check("match", name, tol=FLOAT32_TOL) for name in outputs] + [kept_dtype(name) for name in arrays]
+    return behaviour_test(f"optim.{rule}", "float32 weights, default config: values and dtypes",
+                          float32_optimizer_inputs, program(calls, outputs), checks)
 
 
 OPTIMIZER_TESTS = [
     update_rule_test("sgd_momentum", {"learning_rate": 1e-2, "momentum": 0.8, "velocity": inp("velocity")},
                      ["velocity"]),
+    float32_defaults_test("sgd_momentum", ["velocity"]),
     update_rule_test("sgd_nesterov_momentum",
                      {"learning_rate": 1e-2, "momentum": 0.8, "velocity": inp("velocity")}, ["velocity"]),
+    float32_defaults_test("sgd_nesterov_momentum", ["velocity"]),
     # An epsilon this large makes sqrt(a) + epsilon and sqrt(a + epsilon) differ beyond the tolerance.
     update_rule_test("rmsprop", {"learning_rate": 1e-2, "decay_rate": 0.95, "epsilon": 1e-2, "a": inp("a")},
                      ["a"], tol=1e-6),
+    float32_defaults_test("rmsprop", ["a"]),
     update_rule_test("adam", {"learning_rate": 1e-2, "v": inp("v"), "a": inp("a"), "t": 5},
                      ["v", "a", "t"], tol=1e-6),
+    # Every hyperparameter away from its default, from t = 0, with an epsilon as large as sqrt(a).
+    update_rule_test("adam", {"learning_rate": 1e-2, "beta1": 0.7, "beta2": 0.9, "epsilon": 1e-3},
+                     ["v", "a", "t"], tol=1e-6, make_inputs=small_gradient_inputs,
+                     label="3 steps from t = 0: beta1 0.7, beta2 0.9, epsilon 1e-3, small gradients"),
+    float32_defaults_test("adam", ["v", "a", "t"]),
 ]
 
-
-# neural_net.TwoLayerNet (weights stored as (outputs, inputs)) -------------------------
-
-TWO_LAYER = "classifiers.neural_net.TwoLayerNet"
-TWO_LAYER_SIZES = {"input_size": 4, "hidden_size": 10, "output_size": 3, "std": 0.1}
-TWO_LAYER_PARAMS = ["W1", "b1", "W2", "b2"]
-
-
-def two_layer_inputs(rng, n=5):
-    return {"X": draw.normal(rng, n, 4), "y": draw.labels(rng, n, 3),
-            "W1": draw.normal(rng, 10, 4, scale=0.5), "b1": draw.normal(rng, 10, scale=0.1),
-            "W2": draw.normal(rng, 3, 10, scale=0.5), "b2": draw.normal(rng, 3, scale=0.1)}
-
-
-def training_inputs(rng):
-    X, y = draw.clusters(rng, 90, 4, 3)
-    return {"X": X[:60], "y": y[:60], "X_val": X[60:], "y_val": y[60:]}
-
-
-TRAIN_SETTINGS = {"learning_rate": 0.5, "learning_rate_decay": 0.95, "reg": 1e-5, "num_iters": 100,
-                  "batch_size": 20}
-
-
-def train_history_rule(outputs, expected, inputs, reference):
-    losses = outputs.get("stats/loss_history")
-    if losses is None or losses.shape != (TRAIN_SETTINGS["num_iters"],):
-        return False, f"loss_history must hold one loss per iteration ({TRAIN_SETTINGS['num_iters']})"
-    if not np.all(np.isfinite(losses)) or losses[-10:].mean() > 0.5 * losses[:10].mean():
-        return False, "the loss did not decrease by half over training on an easy problem"
-    return True, ""
-
-
-def every_parameter_trained_rule(outputs, expected, inputs, reference):
-    frozen = [name for name in ("b1", "b2") if not np.any(outputs.get(f"params/{name}", np.zeros(1)) != 0)]
-    if frozen:
-        return False, f"{', '.join(frozen)} never moved from its initial zeros: update every parameter"
-    return True, ""
-
-
-def train_epochs_rule(outputs, expected, inputs, reference):
-    epochs = TRAIN_SETTINGS["num_iters"] // max(len(inputs["y"]) // TRAIN_SETTINGS["batch_size"], 1)
-    for key in ("train_acc_history", "val_acc_history"):
-        found = outputs.get(f"stats/{key}")
-        if found is None or found.shape != (epochs,):
-            return False, f"{key} must hold one accuracy per epoch ({epochs} here)"
-    return True, ""
-
-
-def train_result_rule(outputs, expected, inputs, reference):
-    net = reference.build(TWO_LAYER, **TWO_LAYER_SIZES)
-    try:
-        net.params.update({name: outputs[f"params/{name}"] for name in TWO_LAYER_PARAMS})
-        accuracy = float(np.mean(net.predict(inputs["X"]) == inputs["y"]))
-    except (KeyError, ValueError):
-        return False, "the trained parameters W1, b1, W2, b2 are missing or have the wrong shapes"
-    if accuracy < 0.9:
-        return False, f"the trained net classifies {accuracy:.0%} of an easy training set (at least 90% expected)"
-    return True, ""
-
-
-UNTRAINED = "histories count only for a net that was really trained (see 'trained weights')"
-
-
-def two_layer_model(*extra):
-    calls = [call(TWO_LAYER, **TWO_LAYER_SIZES)]
-    return calls + [assign(res(0), ["params", name], inp(name)) for name in TWO_LAYER_PARAMS] + list(extra)
-
-
-NEURAL_NET_TESTS = [
-    net_test(f"{TWO_LAYER}.loss", TWO_LAYER, TWO_LAYER_SIZES, TWO_LAYER_PARAMS, two_layer_inputs,
-             [inp("X")], "scores", grads=False),
-    net_test(f"{TWO_LAYER}.loss", TWO_LAYER, TWO_LAYER_SIZES, TWO_LAYER_PARAMS, two_layer_inputs,
-             [inp("X"), inp("y"), 0.05], "loss and gradients, reg 0.05", weight=2),
-    forward_test(f"{TWO_LAYER}.predict", lambda rng: two_layer_inputs(rng, n=30),
-                 two_layer_model(method(res(0), "predict", inp("X"))), {"labels": res(5)},
-                 label="labels with given weights", exact=True, requires=(f"{TWO_LAYER}.loss",)),
-    behaviour_test(
-        f"{TWO_LAYER}.train", "learns an easy problem", training_inputs,
-        program([call(TWO_LAYER, **TWO_LAYER_SIZES),
-                 method(res(0), "train", inp("X"), inp("y"), inp("X_val"), inp("y_val"), **TRAIN_SETTINGS)],
-                {"stats": res(1), "params": res(0, "params")}, seed=0),
-        [Check("custom", rule=gated(train_history_rule, train_result_rule, UNTRAINED), label="loss_history"),
-         Check("custom", rule=gated(train_epochs_rule, train_result_rule, UNTRAINED), label="accuracy histories"),
-         Check("custom", rule=train_result_rule, label="trained weights"),
-         Check("custom", rule=gated(every_parameter_trained_rule, train_result_rule, UNTRAINED),
-               label="every parameter trained")],
-        requires=(f"{TWO_LAYER}.loss", f"{TWO_LAYER}.predict"),
-    ),
-]
-
-
-# fc_net: TwoLayerNet and FullyConnectedNet (weights stored as (inputs, outputs)) -------------
-
-FC_TWO_LAYER = "classifiers.fc_net.TwoLayerNet"
-FC_PARAMS = ["W1", "b1", "W2", "b2"]
-
-
-def fc_two_layer_inputs(rng):
-    return {"X": draw.normal(rng, 5, 2, 3), "y": draw.labels(rng, 5, 4),
-            "W1": draw.normal(rng, 6, 8, scale=0.5), "b1": draw.normal(rng, 8, scale=0.1),
-            "W2": draw.normal(rng, 8, 4, scale=0.5), "b2": draw.normal(rng, 4, scale=0.1)}
-
-
-def fc_two_layer_test(label, reg, loss_args, grads):
-    sizes = {"input_dim": 6, "hidden_dims": 8, "num_classes": 4, "weight_scale": 0.1, "reg": reg}
-    return net_test(f"{FC_TWO_LAYER}.loss", FC_TWO_LAYER, sizes, FC_PARAMS, fc_two_layer_inputs, loss_args,
-                    label, grads=grads, requires=(f"{FC_TWO_LAYER}.__init__", *AFFINE, *RELU))
-
-
-HIDDEN_DIMS = [6, 5]
-
-
-def fc_net_params(batchnorm=False):
-    names = []
-    for layer in range(1, len(HIDDEN_DIMS) + 2):
-        names += [f"W{layer}", f"b{layer}"]
-        if batchnorm and layer <= len(HIDDEN_DIMS):
-            names += [f"gamma{layer}", f"beta{layer}"]
-    return names
-
-
-def fc_net_inputs(rng):
-    sizes = [4, *HIDDEN_DIMS, 3]
-    arrays = {"X": draw.normal(rng, 6, 2, 2), "y": draw.labels(rng, 6, 3)}
-    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        arrays[f"W{layer}"] = draw.normal(rng, fan_in, fan_out, scale=0.7)
-        arrays[f"b{layer}"] = draw.normal(rng, fan_out, scale=0.1)
-        if layer < len(sizes) - 1:
-            arrays[f"gamma{layer}"] = draw.normal(rng, fan_out, scale=0.2, shift=1.0)
-            arrays[f"beta{layer}"] = draw.normal(rng, fan_out, scale=0.2)
-            arrays[f"running_mean{layer}"] = draw.normal(rng, fan_out)
-            arrays[f"running_var{layer}"] = 0.5 + np.abs(draw.normal(rng, fan_out))
-    return arrays
-
-
-def fc_net_sizes(**extra):
-    return {"hidden_dims": HIDDEN_DIMS, "input_dim": 4, "num_classes": 3, "weight_scale": 0.1,
-            "dtype": dtype("float64"), **extra}
-
-
-FC_NET_LAYERS = (f"{FC_NET}.__init__", *AFFINE, *RELU)
-FC_NET_BASE = (*FC_NET_LAYERS, f"{FC_NET}.loss")
-FC_NET_BATCHNORM = (*FC_NET_BASE, f"{FC_NET}.__init__[batchnorm]", "layers.batchnorm_forward",
-                    "layers.batchnorm_backward_alt")
-
-
-def running_statistics_calls():
-    return [assign(res(0), ["bn_params", layer - 1, stat], inp(f"{stat}{layer}"))
-            for layer in range(1, len(HIDDEN_DIMS) + 1) for stat in ("running_mean", "running_var")]
-
-
-def dropout_net_rule(outputs, expected, inputs, reference):
-    with_dropout, without = outputs.get("loss"), outputs.get("loss_without_dropout")
-    if with_dropout is None or without is None:
-        return False, "the loss is missing"
-    if abs(float(with_dropout) - float(without)) <= 1e-9 * max(1.0, abs(float(without))):
-        return False, "the training loss is the same with and without dropout: is dropout applied?"
-    return True, ""
-
-
-def dropout_net_inputs(rng):
-    arrays = fc_net_inputs(rng)
-    arrays.update({f"mask{layer}": np.ones((len(arrays["X"]), size)) for layer, size in enumerate(HIDDEN_DIMS, 1)})
-    return arrays
-
-
-def dropout_net_program():
-    """Train-mode loss and gradients with dropout (fixed seed), test-mode scores, and the loss without dropout."""
-    params = fc_net_params()
-    model = [call(FC_NET, **fc_net_sizes(dropout=0.3, seed=7))]
-    model += [assign(res(0), ["params", name], inp(name)) for name in params]
-    first = len(model)
-    plain = [call(FC_NET, **fc_net_sizes())]
-    plain += [assign(res(first + 2), ["params", name], inp(name)) for name in params]
-    calls = model + [method(res(0), "loss", inp("X"), inp("y")), method(res(0), "loss", inp("X"))]
-    calls += plain + [method(res(first + 2), "loss", inp("X"), inp("y"))]
-    # The masks the student's dropout draws with the net's seed, for the expected gradients.
-    masks = {f"mask{layer}": len(calls) + layer - 1 for layer in range(1, len(HIDDEN_DIMS) + 1)}
-    calls += [call("layers.dropout_forward", inp(name), dropout_param("train", 0.3, seed=7)) for name in masks]
-    outputs = {"loss": res(first, 0), "scores": res(first + 1), "loss_without_dropout": res(first + 2 + len(plain), 0),
-               **{name: res(first, 1, name) for name in params}, **{name: res(at, 0) for name, at in masks.items()}}
-    wrt = {name: res(0, "params", name) for name in params}
-    return program(calls, outputs, [numeric(first, first, wrt, output=[0])], seed=0)
-
-
-FC_NET_TESTS = [
-    init_test(f"{FC_TWO_LAYER}.__init__", FC_TWO_LAYER,
-              {"input_dim": 40, "hidden_dims": 30, "num_classes": 20, "weight_scale": 0.1}),
-    fc_two_layer_test("scores", 0.0, [inp("X")], grads=False),
-    fc_two_layer_test("loss and gradients, reg 0", 0.0, [inp("X"), inp("y")], grads=True),
-    fc_two_layer_test("loss and gradients, reg 0.7", 0.7, [inp("X"), inp("y")], grads=True),
-    init_test(f"{FC_NET}.__init__", FC_NET,
-              {"hidden_dims": [30, 20], "input_dim": 40, "num_classes": 15, "weight_scale": 0.1,
-               "dtype": dtype("float64")}),
-    net_test(f"{FC_NET}.loss", FC_NET, fc_net_sizes(), fc_net_params(), fc_net_inputs, [inp("X")], "scores",
-             grads=False, requires=FC_NET_LAYERS),
-    net_test(f"{FC_NET}.loss", FC_NET, fc_net_sizes(), fc_net_params(), fc_net_inputs, [inp("X"), inp("y")],
-             "loss and gradients, reg 0", requires=FC_NET_LAYERS),
-    net_test(f"{FC_NET}.loss", FC_NET, fc_net_sizes(reg=3.14), fc_net_params(), fc_net_inputs,
-             [inp("X"), inp("y")], "loss and gradients, reg 3.14", requires=FC_NET_LAYERS),
-    init_test(f"{FC_NET}.__init__[batchnorm]", FC_NET,
-              {"hidden_dims": [30, 20], "input_dim": 40, "num_classes": 15, "weight_scale": 0.1,
-               "use_batchnorm": True, "dtype": dtype("float64")},
-              requires=(f"{FC_NET}.__init__",)),
-    net_test(f"{FC_NET}.loss[batchnorm]", FC_NET, fc_net_sizes(use_batchnorm=True, reg=0.5),
-             fc_net_params(batchnorm=True), fc_net_inputs, [inp("X"), inp("y")],
-             "train mode: loss and gradients, reg 0.5", weight=2, requires=FC_NET_BATCHNORM),
-    net_test(f"{FC_NET}.loss[batchnorm]", FC_NET, fc_net_sizes(use_batchnorm=True),
-             fc_net_params(batchnorm=True), fc_net_inputs, [inp("X")],
-             "test mode: scores from the running averages", grads=False, setup=running_statistics_calls(),
-             requires=FC_NET_BATCHNORM),
-    behaviour_test(
-        f"{FC_NET}.loss[dropout]", "gradients with dropout, scores without", dropout_net_inputs,
-        dropout_net_program(),
-        [Check("numeric", name, expect=dropout_net_gradient(name, len(HIDDEN_DIMS), 0.7)) for name in fc_net_params()]
-        + [Check("match", "scores", label="test mode scores (no dropout)"),
-           Check("custom", rule=dropout_net_rule, label="dropout changes the training loss")],
-        requires=(*FC_NET_BASE, "layers.dropout_forward", "layers.dropout_backward"),
-    ),
-]
-
-TESTS = LAYER_TESTS + OPTIMIZER_TESTS + NEURAL_NET_TESTS + FC_NET_TESTS
+TESTS = LAYER_TESTS + OPTIMIZER_TESTS
