@@ -350,9 +350,18 @@ def constant_zero(submission):
     zero_checkpoints(submission)
 
 
+# A function no hostile upload below touches: its test must keep full marks beside every attack.
+CONTROL = "layers.affine_forward"
+CHECKPOINT = "checkpoint two_layer_best_net"
+
+
 @dataclass(frozen=True)
 class Upload:
-    """One hostile upload, the tests it costs (by function, or by title), and what the summary must say."""
+    """One hostile upload, the tests it costs (by function, or by title), and what the summary must say.
+
+    Only the tests of ``zero``, ``also`` and the CONTROL function are graded (with ``everything``, all
+    of them): the rest of the upload's effects show in the summary, which every grading writes.
+    """
 
     name: str
     adjust: object
@@ -360,7 +369,12 @@ class Upload:
     zero_tests: tuple = ()
     summary: tuple = ()
     feedback: dict = field(default_factory=dict)
-    everything: bool = False  # every test scores 0
+    everything: bool = False  # every test runs and scores 0
+    also: tuple = ()  # functions (or checkpoint tests) graded besides zero and the control
+
+    @property
+    def only(self):
+        return () if self.everything else (CONTROL, *self.zero, *self.also)
 
 
 TWO_LAYER_TEST = "checkpoint two_layer_best_net: held-out accuracy"
@@ -373,13 +387,13 @@ UPLOADS = [
     Upload("bzip2_bomb_in_inner_zip", bzip2_bomb_in_inner_zip,
            summary=("extras.zip/inner.zip/data/zeros.bin is compressed with bzip2",)),
     Upload("deflate_bomb_in_inner_zip", deflate_bomb_in_inner_zip, summary=("zeros.bin unpacks to more than",)),
-    Upload("bzip2_bomb_in_checkpoint_meta", bzip2_bomb_in_checkpoint_meta, zero_tests=(TWO_LAYER_TEST,),
+    Upload("bzip2_bomb_in_checkpoint_meta", bzip2_bomb_in_checkpoint_meta, zero_tests=(TWO_LAYER_TEST,), also=(CHECKPOINT,),
            feedback={TWO_LAYER_TEST: "meta.npy is compressed with bzip2"}),
-    Upload("object_dtype_checkpoint", object_dtype_checkpoint, zero_tests=(TWO_LAYER_TEST,),
+    Upload("object_dtype_checkpoint", object_dtype_checkpoint, zero_tests=(TWO_LAYER_TEST,), also=(CHECKPOINT,),
            feedback={TWO_LAYER_TEST: "dtype object"}),
-    Upload("non_npy_checkpoint_member", non_npy_checkpoint_member, zero_tests=(TWO_LAYER_TEST,),
+    Upload("non_npy_checkpoint_member", non_npy_checkpoint_member, zero_tests=(TWO_LAYER_TEST,), also=(CHECKPOINT,),
            feedback={TWO_LAYER_TEST: "notes.txt is not an .npy array"}),
-    Upload("huge_shape_checkpoint", huge_shape_checkpoint, zero_tests=(TWO_LAYER_TEST,),
+    Upload("huge_shape_checkpoint", huge_shape_checkpoint, zero_tests=(TWO_LAYER_TEST,), also=(CHECKPOINT,),
            feedback={TWO_LAYER_TEST: "param/W1: its shape (1000000, 1000000)"}),
     Upload("bzip2_bomb_in_worker_outputs", append_code(NEURAL_NET_FILE, OUTPUTS_BOMB), zero=NEURAL_NET),
     Upload("nested_worker_reply", append_code(NEURAL_NET_FILE, NESTED_REPLY), zero=NEURAL_NET),
@@ -389,7 +403,8 @@ UPLOADS = [
     Upload("absurd_paths", absurd_paths, summary=("leads outside the archive", "longer than 300 characters")),
     Upload("hostile_names", hostile_names, summary=("\\[evil\\](http:x) \\<b\\>\\|.py",)),
     Upload("patched_numerical_gradient", append_code("layers.py", PATCHED_NUMERIC), zero=("layers.relu_backward",)),
-    Upload("made_up_history", append_code(NEURAL_NET_FILE, MADE_UP_HISTORY), zero_tests=(TRAIN_TEST,)),
+    Upload("made_up_history", append_code(NEURAL_NET_FILE, MADE_UP_HISTORY), zero_tests=(TRAIN_TEST,),
+           also=("classifiers.neural_net.TwoLayerNet.train",)),
     Upload("constant_zero_network", constant_zero, everything=True),
 ]
 
@@ -408,14 +423,18 @@ def graded(upload, hw3, tmp_path):
     upload.adjust(submission)
     log_path = tmp_path / "log.txt"
     started = time.monotonic()
-    results = grade_submission("hw3", submission, zip_path, log_path=log_path)
+    results = grade_submission("hw3", submission, zip_path, log_path=log_path, only=upload.only)
     return validate_results(results), log_path.read_text(), time.monotonic() - started
+
+
+def graded_here(upload, test):
+    return not upload.only or test["extra_data"]["function"] in upload.only
 
 
 def expected_score(upload, test):
     if upload.everything or test["extra_data"]["function"] in upload.zero or test["name"] in upload.zero_tests:
         return 0.0
-    return test["max_score"]
+    return test["max_score"] if graded_here(upload, test) else 0.0
 
 
 @pytest.mark.parametrize("upload", UPLOADS, ids=lambda upload: upload.name)
@@ -423,9 +442,11 @@ def test_hostile_upload_gets_exactly_its_score_within_memory_disk_and_time(uploa
     results, log, seconds = graded(upload, hw3, tmp_path)
     wrong = {test["name"]: test["score"] for test in results["tests"] if test["score"] != expected_score(upload, test)}
     assert not wrong, f"scores other than expected: {wrong}\n{log[-3000:]}"
-    points = manifest_points()
-    lost = sum(test["max_score"] for test in results["tests"] if expected_score(upload, test) == 0.0)
-    assert results["score"] == (0.0 if upload.everything else round(sum(points.values()) - lost, 4))
+    assert results["score"] == round(sum(expected_score(upload, test) for test in results["tests"]), 4)
+    if upload.everything:
+        assert results["score"] == 0.0 and sum(manifest_points().values()) > 0
+    control = [t for t in results["tests"] if t["extra_data"]["function"] == CONTROL]
+    assert upload.everything or (control and all(t["score"] == t["max_score"] > 0 for t in control))
     for text in upload.summary:
         assert text in results["output"], results["output"]
     for title, text in upload.feedback.items():
