@@ -694,9 +694,9 @@ def write_report(path, variants, graded, reference_scores=None, unit=None, secon
 # Command line ------------------------------------------------------------------------------------
 
 
-def parse_args(argv):
+def parse_args(argv, prog="python -m course_tools.fidelity"):
     parser = argparse.ArgumentParser(
-        prog="python -m course_tools.fidelity",
+        prog=prog,
         description="Grade the fidelity corpus (fidelity/wrong, fidelity/correct) and write a markdown report.")
     parser.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
     parser.add_argument("--report", required=True, type=Path, help="where to write the markdown report")
@@ -716,10 +716,10 @@ def ensure_data():
         print(f"data: {ensure_grading_data()}", file=sys.stderr)
 
 
-def main(argv=None):
+def main(argv=None, prog="python -m course_tools.fidelity"):
     import time
 
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv, prog)
     try:
         variants = load_corpus(args.assignments or None)
         problems = check_corpus(variants)

@@ -13,6 +13,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from autograder.harness.names import copy_of, did_you_mean
+
 SKIPPED_FOLDERS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
 MAX_UNPACKED_BYTES = 300 << 20
 MAX_UNPACKED_FILES = 20000
@@ -28,6 +30,7 @@ class Collection:
     checkpoints: dict = field(default_factory=dict)  # manifest file -> path on disk
     logs: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    extra: list = field(default_factory=list)  # course_lib-relative paths of uploaded files the release lacks
 
 
 def upload_files(root, scratch, depth=0):
@@ -144,10 +147,19 @@ def collect_submission(submission_dir, stubs_dir, work_dir, student_files, check
         collection.found[target] = shown
         if len(candidates) > 1:
             collection.notes.append(f"course_lib/{target}: {len(candidates)} copies in your upload; graded {shown}")
+    collection.extra = sorted(set(collection.found) - set(known))
+    if collection.extra:
+        collection.notes.append("Extra file(s) in your upload, not files of the assignment (your code may import "
+                                "them; nothing grades them): "
+                                + ", ".join(f"course_lib/{path}"
+                                            + copy_of(path, [f"course_lib/{name}" for name in student_files])
+                                            for path in collection.extra))
+    uploaded = [shown for shown, _ in files]
     for wanted in student_files:
         if wanted not in collection.found:
             collection.notes.append(f"course_lib/{wanted} was not found in your upload; "
-                                    "its tests ran on the released stub")
+                                    "its tests ran on the released stub"
+                                    + did_you_mean(wanted, uploaded))
     collection.checkpoints = find_by_name(files, checkpoint_files)
     collection.logs = find_by_name(files, log_files)
     return collection

@@ -161,7 +161,7 @@ def describe_collection(collection, manifest):
     expected = set(manifest["student_files"])
     messages = [f"Graded course_lib/{target} (from {shown})"
                 for target, shown in sorted(collection.found.items()) if target in expected]
-    others = sorted(set(collection.found) - expected)
+    others = sorted(set(collection.found) - expected - set(collection.extra))
     if others:
         messages.append(f"{len(others)} more course_lib file(s) from your upload replaced the released copies: "
                         + ", ".join(others))
