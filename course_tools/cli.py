@@ -112,12 +112,13 @@ def preflight(manifest, assignments):
 
 
 def build(args):
-    from autograder import build_autograder_zip, check_build
-    from course_tools.release import build_release
-
     manifest = load_course_manifest()
     assignments = chosen_assignments(manifest, args.assignments)
     preflight(manifest, assignments)
+
+    from autograder import build_autograder_zip, check_build
+    from course_tools.release import build_release
+
     seed = manifest.seed if args.seed is None else args.seed
     data_note = ensure_grading_data()
     checkpoints = Path(args.checkpoints) if args.checkpoints else None
@@ -177,6 +178,7 @@ def publish(assignments, release_stage, dist_stage):
     for assignment in assignments:
         replace_directory(release_stage / assignment, REPO_ROOT / "release" / assignment)
         os.replace(dist_stage / f"{assignment}-autograder.zip", REPO_ROOT / "dist" / f"{assignment}-autograder.zip")
+        progress(f"[{assignment}] published release/{assignment}/ and dist/{assignment}-autograder.zip")
 
 
 def grade(args):
@@ -279,18 +281,22 @@ def feedback_text(results):
 # Errors ---------------------------------------------------------------------------
 
 
-def is_user_error(error):
-    """Errors that come from the course's files or the command line, not from a bug here."""
-    from autograder.build import AutograderBuildError
-    from autograder.local import BuildCheckError
-    from course_lib.fetch import FetchError
-    from course_tools.manifest import ManifestError, UnknownNameError
-    from course_tools.regions import RegionError
-    from course_tools.release import ReleaseBuildError, ReleaseCheckError
+# Errors that come from the course's files or the command line, not from a bug here, by module.
+USER_ERRORS = {
+    "autograder.build": ("AutograderBuildError",),
+    "autograder.local": ("BuildCheckError",),
+    "course_lib.fetch": ("FetchError",),
+    "course_tools.manifest": ("ManifestError", "UnknownNameError"),
+    "course_tools.regions": ("RegionError",),
+    "course_tools.release": ("ReleaseBuildError", "ReleaseCheckError"),
+}
 
-    return isinstance(error, (CourseError, ManifestError, UnknownNameError, RegionError, ReleaseBuildError,
-                              ReleaseCheckError, AutograderBuildError, BuildCheckError, FetchError,
-                              FileNotFoundError))
+
+def is_user_error(error):
+    """True for a mistake the message explains (a module not imported yet cannot have raised its errors)."""
+    classes = [getattr(sys.modules[module], name) for module, names in USER_ERRORS.items()
+               if module in sys.modules for name in names]
+    return isinstance(error, (CourseError, FileNotFoundError, *classes))
 
 
 # Command line ---------------------------------------------------------------------

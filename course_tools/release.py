@@ -136,7 +136,7 @@ def build_release(assignment_id: str, repo_root: Path, out_root: Path | None = N
         replace_directory(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    progress(assignment_id, f"release written to {target}")
+    progress(assignment_id, f"release built and checked: {target}")
     return target
 
 
