@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import traceback
+import zipfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -189,8 +190,8 @@ def grade(args):
     submission = Path(args.submission)
     if not submission.exists():
         raise CourseError(f"submission {submission} does not exist; give a folder or a zip")
-    if not (submission.is_dir() or submission.suffix.lower() == ".zip"):
-        raise CourseError(f"submission {submission} is neither a folder nor a .zip file")
+    if not (submission.is_dir() or zipfile.is_zipfile(submission)):
+        raise CourseError(f"submission {submission} is neither a folder nor a zip file")
     zip_path = default_zip(args.assignment, args.zip)
     progress(f"grading {submission} with {zip_path} (GRADER_USER={os.environ.get('GRADER_USER', 'grader-student')})")
     results = grade_submission(args.assignment, submission, zip_path=zip_path,

@@ -176,6 +176,7 @@ def test_unknown_names_and_missing_files_are_short_errors(tmp_path):
     for args, expected in [
         (["build", "hw9"], "unknown assignment(s) hw9; known: hw3, hw4, hw5, svhn"),
         (["grade", "hw3", tmp_path / "nothing.zip"], "does not exist"),
+        (["grade", "hw3", Path(__file__)], "is neither a folder nor a zip file"),
         (["grade", "hw3", tmp_path, "--zip", tmp_path / "no.zip"], f"no autograder zip at {tmp_path / 'no.zip'}"),
     ]:
         result = course(*args)
@@ -210,6 +211,9 @@ def syntax_error_submission(hw3, tmp_path):
     layers = folder / "course_lib" / "layers.py"
     line = line_of(layers, "def affine_forward(")
     edit(layers, "def affine_forward(x, w, b):", "def affine_forward(x, w b):")
+    # and a second download of a file, saved under the browser's name
+    classifiers = folder / "course_lib" / "classifiers"
+    (classifiers / "neural_net.py").rename(classifiers / "neural_net (1).py")
     return folder, line
 
 
@@ -232,6 +236,12 @@ def test_grade_prints_feedback_and_names_a_syntax_error_by_file_and_line(hw3, sy
         assert "importlib" not in output and "<frozen" not in output
         assert f"{test['name'].split(':')[0]} raised" not in output  # not blamed on the function called
         assert output.splitlines()[0] in feedback  # shown in the terminal, not only in the JSON
+    assert ("course_lib/classifiers/neural_net.py was not found in your upload; its tests ran on the released "
+            "stub (did you mean course_lib/classifiers/neural_net (1).py? rename it to neural_net.py)") in result.stdout
+    assert ("Extra file(s) in your upload, not files of the assignment (your code may import them; nothing grades "
+            "them): course_lib/classifiers/neural_net (1).py (a copy of course_lib/classifiers/neural_net.py?")\
+        in result.stdout
+    assert "replaced the released copies" not in result.stdout
 
 
 def test_grade_piped_into_head_prints_no_broken_pipe_error(hw3, syntax_error_submission):

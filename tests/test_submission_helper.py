@@ -196,6 +196,9 @@ def test_no_file_of_a_real_release_is_taken_for_a_renamed_copy(aid):
     ("layers.py", "fast_layers.py", False),
     ("layers.py", "layer_utils.py", False),
     ("fc_net.py", "cnn.py", False),
+    ("cnn.ipynb", "cnn_batchnorm.ipynb", False),
+    ("optim.py", "optim-old.py", True),
+    ("cnn.ipynb", "cnn copy 2.ipynb", True),
 ])
 def test_near_miss_names(wanted, candidate, expected):
     assert bool(near_misses(wanted, [candidate])) is expected

@@ -154,7 +154,8 @@ def collect_submission(submission_dir, stubs_dir, work_dir, student_files, check
                                 + ", ".join(f"course_lib/{path}"
                                             + copy_of(path, [f"course_lib/{name}" for name in student_files])
                                             for path in collection.extra))
-    uploaded = [shown for shown, _ in files]
+    graded = {collection.found[path] for path in student_files if path in collection.found}
+    uploaded = [shown for shown, _ in files if shown not in graded]
     for wanted in student_files:
         if wanted not in collection.found:
             collection.notes.append(f"course_lib/{wanted} was not found in your upload; "

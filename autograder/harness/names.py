@@ -9,22 +9,25 @@ Standard library only: the release's ``make_submission.py`` ships a copy of this
 file (as ``submission_names.py``) and runs on any Python 3.10+.
 """
 import difflib
+import re
 from pathlib import PurePosixPath
 
-# A renamed copy keeps the original name and adds something after one of these.
-SEPARATORS = (" ", "_", "-", ".", "(")
+# What a renamed copy adds to the original name: "layers_final", "fc_nets (1)", "optim-old", "cnn copy 2".
+# Only such words: "cnn_batchnorm" is another notebook, not a copy of "cnn".
+COPY_TAIL = re.compile(r"(?:[ _.-]*(?:\(\d+\)|v?\d+|copy|final|old|new|backup|bak|orig|original|mine|draft"
+                       r"|edited|fixed|working|done|submitted|submission))+")
 # How close two names must be to count as a typo of each other ("layer.py", "fc_net.ipynb").
 TYPO_RATIO = 0.85
 
 
 def is_near_miss(wanted, candidate):
     """True when file name ``candidate`` looks like ``wanted`` renamed: same suffix, not the same name,
-    and either ``wanted``'s stem followed by a separator and more, or a small typo of it."""
+    and either ``wanted``'s stem followed by what copies add (see COPY_TAIL), or a small typo of it."""
     wanted, candidate = PurePosixPath(wanted), PurePosixPath(candidate)
     if candidate.suffix.lower() != wanted.suffix.lower() or candidate.name == wanted.name:
         return False
     stem, other = wanted.stem.lower(), candidate.stem.lower()
-    if other.startswith(stem) and other[len(stem):len(stem) + 1] in SEPARATORS:
+    if other.startswith(stem) and COPY_TAIL.fullmatch(other[len(stem):]):
         return True
     return difflib.SequenceMatcher(None, stem, other).ratio() >= TYPO_RATIO
 

@@ -56,11 +56,13 @@ def missing_files(plan, present):
     hints = {checkpoint["file"]: f"run {checkpoint['notebook']} to the end; it saves this checkpoint"
              for checkpoint in plan["checkpoints"]}
     hints.update({log: "run the notebook experiment that saves this log" for log in plan["logs"]})
+    expected = expected_files(plan)
+    others = [p for p in present if p not in expected]
     problems = []
-    for path in expected_files(plan):
+    for path in expected:
         if (HERE / path).is_file():
             continue
-        renamed = near_misses(path, present)
+        renamed = near_misses(path, others)
         if renamed:
             hint = f"did you mean {renamed[0]}? rename it to {path}"
         else:
