@@ -14,6 +14,7 @@ import sys
 import tempfile
 import traceback
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -127,17 +128,20 @@ def build(args):
     with staging_folders() as (release_stage, dist_stage):
         for number, assignment in enumerate(assignments, start=1):
             step = f"[{assignment} {number}/{len(assignments)}]"
-            progress(f"{step} building the student release")
-            release_dir = build_release(assignment, REPO_ROOT, release_stage)
-            progress(f"{step} building the autograder zip (seed {seed})")
-            zip_path = build_autograder_zip(assignment, REPO_ROOT, dist_stage / f"{assignment}-autograder.zip",
-                                            seed, release_dir)
             try:
+                progress(f"{step} building the student release")
+                release_dir = build_release(assignment, REPO_ROOT, release_stage)
+                progress(f"{step} building the autograder zip (seed {seed})")
+                zip_path = build_autograder_zip(assignment, REPO_ROOT,
+                                                dist_stage / f"{assignment}-autograder.zip", seed, release_dir)
                 report = check_build(assignment, REPO_ROOT, zip_path, release_dir, checkpoint_dir=checkpoints,
                                      progress=lambda message, step=step: progress(f"{step} {message}"))
             except Exception as error:
                 if not is_user_error(error):
                     raise
+                if args.verbose:
+                    traceback.print_exc()
+                progress(f"{step} FAILED; going on with the others, but nothing will be published")
                 failures.append(f"{assignment}: {error}")
                 continue
             built.append((assignment, report))
@@ -157,18 +161,18 @@ def build(args):
     return 0
 
 
-class staging_folders:
-    """``release/.staging-*`` and ``dist/.staging-*``: built into, then published from, then removed."""
-
-    def __enter__(self):
-        self.folders = []
+@contextmanager
+def staging_folders():
+    """``release/.staging-*`` and ``dist/.staging-*`` (next to their targets, so publishing is a rename);
+    removed afterwards, whatever happened."""
+    folders = []
+    try:
         for parent in (REPO_ROOT / "release", REPO_ROOT / "dist"):
             parent.mkdir(exist_ok=True)
-            self.folders.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=parent)))
-        return self.folders
-
-    def __exit__(self, *exc):
-        for folder in self.folders:
+            folders.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=parent)))
+        yield folders
+    finally:
+        for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
 
 
