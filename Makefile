@@ -24,7 +24,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py course_lib/_im2col.pyx
 	@echo "              a few minutes the first time; full log in $(VENV)/install.log"
 	@$(BIN)/python -m pip install --progress-bar off -e '.[instructor,test]' > $(VENV)/install.log 2>&1 & pid=$$!; \
 	  while kill -0 $$pid 2>/dev/null; do \
-	    sleep 10; echo "              ... $$(grep -c '^Collecting' $(VENV)/install.log) packages collected so far"; \
+	    sleep 10; echo "              ... $$(grep -cE '^(Collecting|Processing)' $(VENV)/install.log) packages found so far;" \
+	      "now: $$(grep -E '^ *[A-Z][a-z]+ing ' $(VENV)/install.log | tail -n 1 | cut -c1-60)"; \
 	  done; \
 	  wait $$pid || { tail -n 30 $(VENV)/install.log; echo "pip install failed: see $(VENV)/install.log"; exit 1; }
 	@echo "[install 3/3] done: activate with . $(VENV)/bin/activate (or call $(BIN)/course)"

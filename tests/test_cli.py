@@ -267,3 +267,15 @@ def test_reference_finds_the_standin_where_the_standin_command_puts_it(hw3, stan
     assert f"WARNING: the checkpoints are trained on the STAND-IN data in {data / 'standin'}" in result.stderr
     assert sorted(p.name for p in (tmp_path / "reference" / "checkpoints").iterdir())
     assert sorted(p.name for p in data.iterdir()) == ["standin"]  # found, not written again
+
+
+# ---- progress of the install ------------------------------------------------------------------------
+
+
+def test_make_install_says_what_it_does_and_how_far_along():
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    plan = run(["make", "-n", "-W", "pyproject.toml", "install"], cwd=REPO_ROOT)
+    assert plan.returncode == 0, plan.stderr
+    assert "[install 2/3] installing the project" in plan.stdout
+    assert "packages found so far" in plan.stdout and "install.log" in plan.stdout
