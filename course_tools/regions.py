@@ -130,27 +130,33 @@ def _marker_spans(relative, text, problems):
     for number, line in enumerate(text.split("\n"), start=1):
         begin, end = _BEGIN.match(line), _END.match(line)
         where = f"course_lib/{relative}:{number}"
+        tag = begin.group("tag") if begin else None
+        if not (begin or end):
+            if any(word in line for word in MARKER_WORDS):
+                problems.append(f"{where}: marker words on a line that is not a marker line "
+                                "(a marker is `### BEGIN SOLUTION`, optionally with ` [tag]`, or "
+                                "`### END SOLUTION`, alone on its line; nbgrader would treat this line "
+                                f"as one): {line.strip()!r}")
+                continue
+            near_miss = misspelled_marker(line)
+            if near_miss is None:
+                continue
+            problems.append(f"{where}: {line.strip()!r} looks like a misspelled marker; write "
+                            f"`{near_miss}` alone on the line")
+            # Read on as if it were spelled right, so that one typo is one problem.
+            begin, end = near_miss == _MARKERS[0], near_miss == _MARKERS[1]
         if begin:
             if open_at is not None:
                 problems.append(f"{where}: BEGIN inside the region opened at line {open_at} (nested); "
                                 f"close that region with `### END SOLUTION` first")
                 continue
-            open_at, open_tag = number, begin.group("tag")
-        elif end:
-            if open_at is None:
-                problems.append(f"{where}: END without a matching BEGIN; add `### BEGIN SOLUTION` where "
-                                "the region starts, or remove this line")
-                continue
+            open_at, open_tag = number, tag
+        elif open_at is None:
+            problems.append(f"{where}: END without a matching BEGIN; add `### BEGIN SOLUTION` where "
+                            "the region starts, or remove this line")
+        else:
             spans.append((open_at, number, open_tag))
             open_at = None
-        elif any(word in line for word in MARKER_WORDS):
-            problems.append(f"{where}: marker words on a line that is not a marker line "
-                            "(a marker is `### BEGIN SOLUTION`, optionally with ` [tag]`, or "
-                            "`### END SOLUTION`, alone on its line; nbgrader would treat this line "
-                            f"as one): {line.strip()!r}")
-        elif near_miss := misspelled_marker(line):
-            problems.append(f"{where}: {line.strip()!r} looks like a misspelled marker; write "
-                            f"`{near_miss}` alone on the line")
     if open_at is not None:
         problems.append(f"course_lib/{relative}:{open_at}: region is never closed; add `### END SOLUTION` "
                         "on its own line where the solution code ends")

@@ -266,6 +266,14 @@ def test_malformed_regions_are_reported_with_file_and_line(tmp_path, source, exp
     assert all(";" in problem for problem in error.value.problems), error.value.problems
 
 
+def test_a_misspelled_marker_is_one_problem_not_a_cascade(tmp_path):
+    (tmp_path / "bad.py").write_text("def f():\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTON\n\n\n"
+                                     "def g():\n    ### BEGIN SOLUTION\n    y = 2\n    ### END SOLUTION\n")
+    with pytest.raises(RegionError) as error:
+        find_regions(tmp_path)
+    assert len(error.value.problems) == 1, error.value.problems
+
+
 def test_ordinary_comments_are_not_taken_for_misspelled_markers():
     for line in ("# end of the solution loop", "### Backward pass", "# BEGIN: setup", "## Solution notes"):
         assert misspelled_marker(line) is None, line

@@ -43,8 +43,11 @@ def expected_files(plan):
 
 def folder_files():
     """Every file of this folder (relative POSIX paths), outside environments and caches."""
-    return sorted(path.relative_to(HERE).as_posix() for path in HERE.rglob("*")
-                  if path.is_file() and not NOT_WORK & set(path.relative_to(HERE).parts[:-1]))
+    found = []
+    for folder, subfolders, names in os.walk(HERE):
+        subfolders[:] = [name for name in subfolders if name not in NOT_WORK]
+        found += [(Path(folder) / name).relative_to(HERE).as_posix() for name in names]
+    return sorted(found)
 
 
 def missing_files(plan, present):
