@@ -188,6 +188,7 @@ def publish(assignments, release_stage, dist_stage):
 
 def grade(args):
     from autograder import grade_submission
+    from autograder.isolation import SANDBOX_USER, USER_VARIABLE
 
     manifest = load_course_manifest()
     chosen_assignments(manifest, [args.assignment])
@@ -197,7 +198,8 @@ def grade(args):
     if not (submission.is_dir() or zipfile.is_zipfile(submission)):
         raise CourseError(f"submission {submission} is neither a folder nor a zip file")
     zip_path = default_zip(args.assignment, args.zip)
-    progress(f"grading {submission} with {zip_path} (GRADER_USER={os.environ.get('GRADER_USER', 'grader-student')})")
+    user = os.environ.get(USER_VARIABLE) or SANDBOX_USER
+    progress(f"grading {submission} with {zip_path}; student code runs as {user} (${USER_VARIABLE})")
     results = grade_submission(args.assignment, submission, zip_path=zip_path,
                                json_path=Path(args.json) if args.json else None)
     print(score_table(results, title=f"{args.assignment}: {submission}"))
