@@ -153,8 +153,8 @@ def build(args):
     for assignment, report in built if args.verbose else ():
         print(score_table(report["reference"], title=f"{assignment}: reference solution") + "\n")
         print(score_table(report["release"], title=f"{assignment}: untouched release") + "\n")
-    rows = [(assignment, f"{points(report['reference']['score'])} / {points(report['max_score'])}",
-             f"{points(report['release']['score'])} / {points(report['max_score'])}",
+    rows = [(assignment, f"{points(report['reference']['score'])}/{points(report['max_score'])}",
+             f"{points(report['release']['score'])}/{points(report['max_score'])}",
              f"release/{assignment}/", f"dist/{assignment}-autograder.zip") for assignment, report in built]
     print(aligned(("Assignment", "Reference", "Untouched release", "Student release", "Autograder zip"), rows,
                   right=(1, 2)))
