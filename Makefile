@@ -15,11 +15,21 @@ KATEX_VERSION := 0.16.22
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed (nbgrader 0.9.6)"'
+	@echo "[install 1/3] creating $(VENV) and updating pip"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip's own output goes to a log: one line per package it collects, shown as it goes.
 $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py course_lib/_im2col.pyx
-	$(BIN)/python -m pip install --quiet -e '.[instructor,test]'
+	@echo "[install 2/3] installing the project and its dependencies (numpy, nbgrader, torch CPU, ...) into $(VENV);"
+	@echo "              a few minutes the first time; full log in $(VENV)/install.log"
+	@$(BIN)/python -m pip install --progress-bar off -e '.[instructor,test]' > $(VENV)/install.log 2>&1 & pid=$$!; \
+	  while kill -0 $$pid 2>/dev/null; do \
+	    sleep 10; echo "              ... $$(grep -cE '^(Collecting|Processing)' $(VENV)/install.log) packages found so far;" \
+	      "now: $$(grep -E '^ *[A-Z][a-z]+ing ' $(VENV)/install.log | tail -n 1 | cut -c1-60)"; \
+	  done; \
+	  wait $$pid || { tail -n 30 $(VENV)/install.log; echo "pip install failed: see $(VENV)/install.log"; exit 1; }
+	@echo "[install 3/3] done: activate with . $(VENV)/bin/activate (or call $(BIN)/course)"
 	touch $@
 
 install: $(VENV)/.installed katex

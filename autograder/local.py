@@ -148,10 +148,10 @@ def failing_tests(results):
 
 
 def check_build(assignment_id, repo_root=REPO_ROOT, zip_path=None, release_dir=None, *, checkpoint_dir=None,
-                python=None):
+                python=None, progress=lambda message: None):
     """Grade the reference and the untouched release with the zip; refuse unless they score full and zero.
 
-    Returns {"reference": results, "release": results, "max_score": points};
+    Returns {"reference": results, "release": results, "max_score": points}; progress(message) hears of each step.
     raises BuildCheckError naming every test that scored otherwise.
     zip_path and release_dir default to dist/<id>-autograder.zip and release/<id>.
     """
@@ -159,8 +159,11 @@ def check_build(assignment_id, repo_root=REPO_ROOT, zip_path=None, release_dir=N
     zip_path = Path(zip_path) if zip_path is not None else default_zip(assignment_id, repo_root)
     release_dir = Path(release_dir) if release_dir is not None else repo_root / "release" / assignment_id
     with tempfile.TemporaryDirectory(prefix=f"reference-{assignment_id}-") as temporary:
+        progress("writing the reference submission" + ("" if checkpoint_dir else " (training its checkpoints)"))
         reference = write_reference_submission(zip_path, Path(temporary) / "submission", checkpoint_dir, repo_root)
+        progress("grading the reference submission (1/2)")
         reference_results = grade_submission(assignment_id, reference, zip_path, python=python)
+    progress("grading the untouched release (2/2)")
     release_results = grade_submission(assignment_id, release_dir, zip_path, python=python)
     possible = round(sum(test["max_score"] for test in reference_results["tests"]), 4)
     problems = []

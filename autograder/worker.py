@@ -255,7 +255,13 @@ def check_origin(module, submission_dir):
 
 
 def describe_exception(error, label, submission_dir):
-    """What went wrong, with only the student's own frames (paths relative to the submission)."""
+    """What went wrong, with only the student's own frames (paths relative to the submission).
+
+    An error raised while a module of the submission was being imported (a
+    syntax error, or a failing module-level line) is that file's: it is named as
+    "importing <file>", not after the function the test called, whichever test
+    imports it.
+    """
     frames = []
     for frame in traceback.extract_tb(error.__traceback__):
         shown = relative_to_submission(frame.filename, submission_dir)
@@ -266,7 +272,10 @@ def describe_exception(error, label, submission_dir):
         shown = relative_to_submission(error.filename, submission_dir)
         if shown is not None:
             code = (error.text or "").strip()[:200]
-            frames.append({"file": shown, "line": error.lineno, "function": "<module>", "code": code})
+            # The file and line of the mistake; the chain of imports that reached it adds nothing.
+            frames = [{"file": shown, "line": error.lineno, "function": "<module>", "code": code}]
+    if frames and frames[-1]["function"] == "<module>":
+        label = f"importing {frames[-1]['file']}"
     if isinstance(error, SyntaxError):
         message = error.msg
     elif isinstance(error, SystemExit):

@@ -9,10 +9,12 @@ import numpy as np
 def rel_error(x, y):
     """Largest elementwise relative error max(|x - y| / max(1e-8, |x| + |y|)), a float.
 
-    x and y: numbers or arrays of the same shape.
+    x and y: numbers or arrays of the same shape; different shapes are a ValueError
+    naming both (numpy would broadcast them, or fail with a cryptic message).
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
+    _same_shape("rel_error", "the first argument", x.shape, "the second", y.shape)
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
@@ -43,7 +45,14 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     Returns:
     - grad: float64 array of x's shape.
     """
-    return _centered_differences(f, x, df, h, verbose=False)
+    df = np.asarray(df)
+
+    def checked(x):
+        out = np.asarray(f(x))
+        _same_shape("eval_numerical_gradient_array", "f(x)", out.shape, "df", df.shape)
+        return out
+
+    return _centered_differences(checked, x, df, h, verbose=False)
 
 
 def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
@@ -60,10 +69,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
     Prints one line per checked entry and returns the relative errors as an
     array of shape (num_checks,).
     """
-    if analytic_grad.shape != x.shape:
-        raise ValueError(
-            f"analytic_grad has shape {analytic_grad.shape}, expected x's shape {x.shape}"
-        )
+    _same_shape("grad_check_sparse", "analytic_grad", np.shape(analytic_grad), "x", x.shape)
     rng = np.random.default_rng(seed)
     errors = np.empty(num_checks)
     for k in range(num_checks):
@@ -74,6 +80,13 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None):
         errors[k] = rel_error(numerical, analytic)
         print(f"numerical: {numerical:f} analytic: {analytic:f}, relative error: {errors[k]:e}")
     return errors
+
+
+def _same_shape(checker, first, first_shape, second, second_shape):
+    if first_shape != second_shape:
+        raise ValueError(f"{checker}: {first} has shape {first_shape} but {second} has shape "
+                         f"{second_shape}; they must match (look for a missing axis, a transpose "
+                         "or a wrong size in the code that produced them)")
 
 
 def _centered_differences(f, x, df, h, verbose):

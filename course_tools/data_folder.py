@@ -9,10 +9,8 @@ the mutation analysis all call ``ensure_grading_data`` before grading.
 import os
 import sys
 
-STANDIN_FOLDER = "standin"
 # One file each loader reads first, per dataset: both present means the folder is usable.
 DATASET_MARKERS = (("cifar-10-batches-py", "data_batch_1"), ("svhn", "test_32x32.mat"))
-STANDIN_MARKER = ("cifar-10-batches-py", "STANDIN.txt")
 
 
 def holds_both_datasets(root):
@@ -22,21 +20,23 @@ def holds_both_datasets(root):
 def ensure_grading_data():
     """Use the datasets in the data directory (real or stand-in), else write and use the stand-in.
 
-    Returns a short description of the data used, for the build summary.
+    Returns a short description of the data used, for the summary lines.
     """
-    from course_lib.data_utils import data_dir
+    from course_lib.data_utils import DATA_DIR_VARIABLE, data_dir
+    from course_lib.standin import MARKER_NAME, STANDIN_FOLDER
 
     root = data_dir()
     if holds_both_datasets(root):
-        standin = root.joinpath(*STANDIN_MARKER).exists()
-        return f"{'STAND-IN data' if standin else 'data'} in {root}"
+        if (root / "cifar-10-batches-py" / MARKER_NAME).exists():
+            return f"STAND-IN data in {root} (synthetic: accuracies mean nothing)"
+        return f"real data in {root}"
     standin = root / STANDIN_FOLDER
     if not holds_both_datasets(standin):
         from course_lib.standin import write_standin
 
-        print(f"real CIFAR-10/SVHN not found in {root}; writing the STAND-IN data to {standin}",
+        print(f"real CIFAR-10/SVHN not found in {root}; writing the STAND-IN data to {standin} (a minute, once)",
               file=sys.stderr, flush=True)
         write_standin(standin)
-    os.environ["COURSE_DATA_DIR"] = str(standin)
-    return (f"STAND-IN data in {standin} "
-            "(fetch the real data with `course data fetch cifar10` and `course data fetch svhn`)")
+    os.environ[DATA_DIR_VARIABLE] = str(standin)
+    return (f"STAND-IN data in {standin} (synthetic: accuracies mean nothing; fetch the real data "
+            "with `course data fetch cifar10` and `course data fetch svhn`)")

@@ -35,11 +35,14 @@ class UnknownNameError(LookupError):
 
 
 class ManifestError(ValueError):
-    """The manifest is malformed; the message lists every problem found."""
+    """The manifest is malformed; the message lists every problem found, each with its line when known."""
 
     def __init__(self, path, problems):
         self.problems = list(problems)
-        super().__init__(f"{path}: {len(self.problems)} problem(s):\n  " + "\n  ".join(self.problems))
+        text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
+        located = [f"{Path(path).name}:{line}: {problem}" if (line := problem_line(text, problem))
+                   else f"{Path(path).name}: {problem}" for problem in self.problems]
+        super().__init__(f"{path}: {len(self.problems)} problem(s):\n  " + "\n  ".join(located))
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,32 @@ class Manifest:
         first_cleared = position if keep_earlier else 0
         return {key for aid in self.assignment_ids[first_cleared:]
                 for key in self.assignments[aid].functions}
+
+
+def manifest_line(path, needle):
+    """1-based number of the first line of the manifest at ``path`` that contains ``needle``, or None."""
+    text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
+    return _first_line(text.split("\n"), lambda line: needle in line)
+
+
+def problem_line(text, problem):
+    """The line a manifest problem is about: its quoted function key, else its table header."""
+    lines = text.split("\n")
+    for quoted in re.findall(r'"([^"]+)"', problem):
+        if (number := _first_line(lines, lambda line, q=quoted: f'"{q}"' in line)) is not None:
+            return number
+    header = re.match(r"(\[\[?)([\w.-]+)\]\]?(?: #(\d+))?", problem)
+    if header is None:
+        return None
+    opening, name, nth = header.groups()
+    pattern = re.compile(rf"^\s*{re.escape(opening)}\s*{re.escape(name)}\s*\]")
+    matches = [number for number, line in enumerate(lines, start=1) if pattern.match(line)]
+    index = int(nth) - 1 if nth else 0
+    return matches[index] if index < len(matches) else None
+
+
+def _first_line(lines, wanted):
+    return next((number for number, line in enumerate(lines, start=1) if wanted(line)), None)
 
 
 def split_function_key(key):

@@ -7,11 +7,12 @@ innermost function around it, named by its qualified name inside course_lib
 (``classifiers.fc_net.FullyConnectedNet.loss``), which the manifest's keys claim.
 """
 import ast
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from course_tools.manifest import split_function_key
+from course_tools.manifest import manifest_line, split_function_key
 
 # nbgrader matches its delimiters as substrings anywhere in a line, so these words
 # may appear only on real region lines (and hidden-test/mark-scheme words nowhere).
@@ -22,6 +23,9 @@ MARKER_WORDS = (
 LIBRARY_SUFFIXES = (".py", ".pyx", ".pxd")
 _BEGIN = re.compile(r"^\s*### BEGIN SOLUTION(?: \[(?P<tag>[A-Za-z0-9_-]+)\])?\s*$")
 _END = re.compile(r"^\s*### END SOLUTION\s*$")
+_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+# How close a comment line must be to a marker to be reported as a misspelled one.
+NEAR_MISS_RATIO = 0.85
 
 
 class RegionError(ValueError):
@@ -104,15 +108,18 @@ def check_claims(regions, manifest):
         if not keys:
             problems.append(f"{region.location}: region in {region.qualname} "
                             f"{'tagged [' + region.tag + ']' if region.tag else '(untagged)'} "
-                            f"is claimed by no key of {manifest.path.name} "
-                            f'(expected "{region.key}")')
+                            f"is claimed by no key of {manifest.path.name}; add "
+                            f'"{region.key}" = {{ points = N }} under [assignments.<id>.functions], '
+                            "or remove the markers")
         claimed.update(keys)
     for key in manifest.all_function_keys():
         if key not in claimed:
             qualname, tag = split_function_key(key)
             wanted = f"### BEGIN SOLUTION [{tag}]" if tag else "an untagged ### BEGIN SOLUTION"
-            problems.append(f'{manifest.path.name}: key "{key}" ({manifest.owner(key)}) claims no '
-                            f"region: no function {qualname} in course_lib holds {wanted}")
+            line = manifest_line(manifest.path, f'"{key}"')
+            problems.append(f'{manifest.path.name}:{line or "?"}: key "{key}" ({manifest.owner(key)}) '
+                            f"claims no region: no function {qualname} in course_lib holds {wanted}; "
+                            "put the markers around that function's solution code, or fix the key")
     if problems:
         raise RegionError(problems)
 
@@ -123,25 +130,49 @@ def _marker_spans(relative, text, problems):
     for number, line in enumerate(text.split("\n"), start=1):
         begin, end = _BEGIN.match(line), _END.match(line)
         where = f"course_lib/{relative}:{number}"
+        tag = begin.group("tag") if begin else None
+        if not (begin or end):
+            if any(word in line for word in MARKER_WORDS):
+                problems.append(f"{where}: marker words on a line that is not a marker line "
+                                "(a marker is `### BEGIN SOLUTION`, optionally with ` [tag]`, or "
+                                "`### END SOLUTION`, alone on its line; nbgrader would treat this line "
+                                f"as one): {line.strip()!r}")
+                continue
+            near_miss = misspelled_marker(line)
+            if near_miss is None:
+                continue
+            problems.append(f"{where}: {line.strip()!r} looks like a misspelled marker; write "
+                            f"`{near_miss}` alone on the line")
+            # Read on as if it were spelled right, so that one typo is one problem.
+            begin, end = near_miss == _MARKERS[0], near_miss == _MARKERS[1]
         if begin:
             if open_at is not None:
-                problems.append(f"{where}: BEGIN inside the region opened at line {open_at} (nested)")
+                problems.append(f"{where}: BEGIN inside the region opened at line {open_at} (nested); "
+                                f"close that region with `### END SOLUTION` first")
                 continue
-            open_at, open_tag = number, begin.group("tag")
-        elif end:
-            if open_at is None:
-                problems.append(f"{where}: END without a matching BEGIN")
-                continue
+            open_at, open_tag = number, tag
+        elif open_at is None:
+            problems.append(f"{where}: END without a matching BEGIN; add `### BEGIN SOLUTION` where "
+                            "the region starts, or remove this line")
+        else:
             spans.append((open_at, number, open_tag))
             open_at = None
-        elif any(word in line for word in MARKER_WORDS):
-            problems.append(f"{where}: marker words on a line that is not a marker line "
-                            "(a marker is `### BEGIN SOLUTION`, optionally with ` [tag]`, or "
-                            "`### END SOLUTION`, alone on its line; nbgrader would treat this line "
-                            f"as one): {line.strip()!r}")
     if open_at is not None:
-        problems.append(f"course_lib/{relative}:{open_at}: region is never closed")
+        problems.append(f"course_lib/{relative}:{open_at}: region is never closed; add `### END SOLUTION` "
+                        "on its own line where the solution code ends")
     return spans
+
+
+def misspelled_marker(line):
+    """The marker a comment line nearly spells (``### END SOLUTON``), or None."""
+    text = line.strip()
+    if not text.startswith("#"):
+        return None
+    for marker in _MARKERS:
+        start = text[:len(marker) + 2].upper()
+        if difflib.SequenceMatcher(None, start, marker).ratio() >= NEAR_MISS_RATIO:
+            return marker
+    return None
 
 
 def _name_regions(relative, text, spans, problems):
@@ -161,7 +192,7 @@ def _name_regions(relative, text, spans, problems):
         inner_statements = [n for n in statement_lines if begin < n < end]
         if innermost is None or any(n > innermost[1] for n in inner_statements):
             problems.append(f"course_lib/{relative}:{begin}: region (lines {begin}-{end}) is not "
-                            "inside one function")
+                            "inside one function; move the markers inside the function body")
             continue
         qualname = f"{prefix}.{innermost[2]}" if prefix else innermost[2]
         regions.append(Region(relative, begin, end, qualname, tag))

@@ -50,7 +50,10 @@ RUN_OUTPUTS = ("checkpoints", "submission_logs", ".ipynb_checkpoints", "__pycach
                "gradebook.db", "*.zip")
 BUILD_PRODUCT_SUFFIXES = (".so", ".pyd", ".c", ".pyc")
 BUILD_PRODUCT_DIRS = ("__pycache__", "build", ".ipynb_checkpoints")
-HELPER_FILES = ("make_submission.py", "submission.json", "README.md", "pyproject.toml", "setup.py")
+HELPER_FILES = ("make_submission.py", "submission_names.py", "submission.json", "README.md", "pyproject.toml",
+                "setup.py")
+# The near-miss matching the grader uses, shipped for make_submission.py.
+NAMES_MODULE = Path(__file__).resolve().parents[1] / "autograder" / "harness" / "names.py"
 
 
 class ReleaseCheckError(RuntimeError):
@@ -134,8 +137,26 @@ def build_release(assignment_id: str, repo_root: Path, out_root: Path | None = N
         replace_directory(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    progress(assignment_id, f"release written to {target}")
+    progress(assignment_id, f"release built and checked: {target}")
     return target
+
+
+def complete_nbgrader_release(assignment, **_):
+    """nbgrader's post-convert hook (set in nbgrader_config.py): complete a plain nbgrader release.
+
+    ``nbgrader generate_assignment hw3 --force``, run from the repository root,
+    writes only the notebooks into ``release/hw3/``, deleting the stubbed
+    course_lib and the student files; this hook then builds the whole release
+    as ``course build`` does and swaps it in. nbgrader only logs a failing hook,
+    so a failure is also announced loudly here.
+    """
+    repo_root = Path.cwd()
+    try:
+        build_release(assignment, repo_root)
+    except Exception as error:
+        print(f"\nERROR: release/{assignment}/ is INCOMPLETE (notebooks only): completing it failed:\n"
+              f"{error}\nFix that, then run `course build {assignment}`.\n", file=sys.stderr, flush=True)
+        raise
 
 
 def replace_directory(new, target):
@@ -151,7 +172,7 @@ def replace_directory(new, target):
 def write_release(plan, dest):
     """Transform and write step: every file of the release into the empty folder ``dest``."""
     aid = plan.assignment.id
-    progress(aid, f"stubbing course_lib ({len(plan.cleared_keys)} function keys cleared)")
+    progress(aid, f"stubbing course_lib: {cleared_summary(plan)}")
     clearer = solution_clearer(plan.nbgrader_config)
     stubs = write_stubbed_library(plan.lib_root, dest / "course_lib", plan.regions, plan.cleared_keys,
                                   clearer)
@@ -159,6 +180,18 @@ def write_release(plan, dest):
     generate_notebooks(plan, dest)
     progress(aid, "writing the submission helper, README and build files")
     write_student_files(plan, stubs, dest)
+
+
+def cleared_summary(plan):
+    """Which functions become stubs in this release, counted per assignment."""
+    ids = plan.manifest.assignment_ids
+    here = ids.index(plan.assignment.id)
+    counts = [(aid, sum(key in plan.cleared_keys for key in plan.manifest.assignments[aid].functions))
+              for aid in ids]
+    parts = [f"{count} of {aid}" + (" (this one)" if position == here else
+                                    " (later)" if position > here else " (earlier)")
+             for position, (aid, count) in enumerate(counts) if count]
+    return f"{len(plan.cleared_keys)} student functions become stubs: {', '.join(parts)}"
 
 
 def generate_notebooks(plan, dest):
@@ -184,6 +217,8 @@ def generate_notebooks(plan, dest):
         config.CourseDirectory.db_url = f"sqlite:///{tmp}/gradebook.db"
         config.GenerateAssignment.no_database = True
         config.SaveCells.enabled = False
+        # nbgrader_config.py completes a release made by plain nbgrader; this one is completed here.
+        config.GenerateAssignment.post_convert_hook = None
         coursedir = CourseDirectory(config=config)
         shutil.copytree(plan.source_dir, Path(tmp, coursedir.source_directory, aid),
                         ignore=shutil.ignore_patterns(*RUN_OUTPUTS))
@@ -225,6 +260,7 @@ def write_student_files(plan, stubs, dest):
     if not setup_py.is_file():
         raise FileNotFoundError(f"{setup_py} is missing: the release copies it to build the Cython extension")
     shutil.copyfile(STUDENT_FILES / "make_submission.py", dest / "make_submission.py")
+    shutil.copyfile(NAMES_MODULE, dest / "submission_names.py")
     shutil.copyfile(STUDENT_FILES / "pyproject.toml.template", dest / "pyproject.toml")
     shutil.copyfile(setup_py, dest / "setup.py")
     submission = submission_plan(plan, stubs)
@@ -260,6 +296,7 @@ def submission_plan(plan, stubs):
         "logs": list(plan.assignment.logs),
         "stubs": entries(set(plan.assignment.functions)),
         "earlier_stubs": entries(earlier),
+        "answer_placeholder": solution_clearer(plan.nbgrader_config).text_stub,
     }
 
 

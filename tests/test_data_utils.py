@@ -197,3 +197,24 @@ def test_malformed_svhn_file_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     with pytest.raises(ValueError, match=r"expected X \(32, 32, 3, N\)"):
         SVHN_data(1, 1)
+
+
+@pytest.mark.parametrize("load, dataset", [
+    (lambda: get_CIFAR10_data(100, 10, 10), "CIFAR-10"),
+    (lambda: SVHN_data(100, 10), "SVHN"),
+])
+def test_loaders_fall_back_to_the_standin_where_the_standin_command_writes_it(standin_dir, tmp_path, monkeypatch,
+                                                                               load, dataset):
+    (tmp_path / "standin").symlink_to(standin_dir, target_is_directory=True)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    with pytest.warns(StandInDataWarning, match=f"STAND-IN {dataset} in {tmp_path / 'standin'}"):
+        load()
+
+
+def test_missing_data_message_says_where_the_standin_goes(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(DatasetNotFoundError) as error:
+        get_CIFAR10_data(10, 1, 1)
+    message = str(error.value)
+    assert "python -m course_lib.fetch cifar10" in message
+    assert "python -m course_lib.standin" in message and str(tmp_path / "standin") in message

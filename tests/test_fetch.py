@@ -155,3 +155,12 @@ def test_extraction_refuses_members_that_leave_the_target(tmp_path, member, matc
 def test_unknown_dataset_is_refused(tmp_path):
     with pytest.raises(ValueError, match="choose one of: cifar10, svhn"):
         fetch.fetch("mnist", root=tmp_path)
+
+
+def test_offline_failure_points_to_the_standin(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    # Nothing listens on port 9 (discard) of the loopback: the connection is refused, as offline.
+    assert fetch.main(["cifar10", "--dir", str(tmp_path), "--base-url", "http://127.0.0.1:9/"]) == 1
+    error = capsys.readouterr().err
+    assert "could not download http://127.0.0.1:9/cifar-10-python.tar.gz" in error
+    assert "`python -m course_lib.standin`" in error and str(tmp_path / "standin") in error

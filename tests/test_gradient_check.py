@@ -92,3 +92,12 @@ def test_grad_check_sparse_seed_picks_the_same_entries(capsys):
 def test_grad_check_sparse_rejects_mismatched_gradient_shape():
     with pytest.raises(ValueError, match=r"analytic_grad has shape \(3,\)"):
         grad_check_sparse(cubic_sum, np.ones(4), np.ones(3))
+
+
+@pytest.mark.parametrize("check", [
+    lambda: rel_error(np.zeros((4, 5)), np.zeros(5)),
+    lambda: eval_numerical_gradient_array(lambda x: x.sum(axis=0), np.zeros((4, 5)), np.ones((4, 5))),
+])
+def test_shape_mismatch_is_named_instead_of_broadcast(check):
+    with pytest.raises(ValueError, match=r"has shape \(\d+(, \d+)?,?\) but .* has shape"):
+        check()

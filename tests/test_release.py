@@ -16,13 +16,15 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_tools.manifest import load_manifest
-from course_tools.regions import RegionError, check_claims, find_regions
+from course_tools.regions import RegionError, check_claims, find_regions, misspelled_marker
 from course_tools.release import (
     ReleaseBuildError,
     ReleaseCheckError,
     build_release,
     check_release,
+    cleared_summary,
     compare_trees,
+    plan_release,
 )
 from course_tools.stubs import load_nbgrader_config, solution_clearer, stub_text
 
@@ -250,12 +252,32 @@ def test_every_real_region_is_claimed_by_the_manifest():
     ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", "bad.py:1: region (lines 1-3) is not inside one function"),
     ("def f():\n    ### BEGIN SOLUTION\n    x = 1\n\ndef g():\n    y = 2\n    ### END SOLUTION\n",
      "bad.py:2: region (lines 2-7) is not inside one function"),
+    ("def f():\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTON\n",
+     "bad.py:4: '### END SOLUTON' looks like a misspelled marker; write `### END SOLUTION` alone on the line"),
+    ("def f():\n    ### begin solution\n    x = 1\n    ### END SOLUTION\n",
+     "bad.py:2: '### begin solution' looks like a misspelled marker; write `### BEGIN SOLUTION`"),
 ])
 def test_malformed_regions_are_reported_with_file_and_line(tmp_path, source, expected):
     (tmp_path / "bad.py").write_text(source)
     with pytest.raises(RegionError) as error:
         find_regions(tmp_path)
     assert f"course_lib/{expected}" in str(error.value)
+    # every problem says what to do about it
+    assert all(";" in problem for problem in error.value.problems), error.value.problems
+
+
+def test_a_misspelled_marker_is_one_problem_not_a_cascade(tmp_path):
+    (tmp_path / "bad.py").write_text("def f():\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTON\n\n\n"
+                                     "def g():\n    ### BEGIN SOLUTION\n    y = 2\n    ### END SOLUTION\n")
+    with pytest.raises(RegionError) as error:
+        find_regions(tmp_path)
+    assert len(error.value.problems) == 1, error.value.problems
+
+
+def test_ordinary_comments_are_not_taken_for_misspelled_markers():
+    for line in ("# end of the solution loop", "### Backward pass", "# BEGIN: setup", "## Solution notes"):
+        assert misspelled_marker(line) is None, line
+    assert misspelled_marker("    ### END SOLUTON") == "### END SOLUTION"
 
 
 def test_unclaimed_regions_and_keys_without_region_are_both_listed(fake_course, tmp_path):
@@ -269,7 +291,14 @@ def test_unclaimed_regions_and_keys_without_region_are_both_listed(fake_course, 
     message = str(error.value)
     assert "course_lib/extra.py:2: region in extra.orphan (untagged) is claimed by no key" in message
     assert "course_lib/ops.py:16: region in ops.shift_by" in message
-    assert 'key "ops.shift" (a2) claims no region' in message
+    line = next(n for n, text in enumerate(FAKE_MANIFEST.split("\n"), start=1) if '"ops.shift"' in text)
+    assert f'course.toml:{line}: key "ops.shift" (a2) claims no region' in message
+    assert 'add "extra.orphan" = { points = N } under [assignments.<id>.functions]' in message
+
+
+def test_the_progress_line_counts_the_stubbed_functions_per_assignment(fake_course):
+    plan = plan_release("a1", fake_course)
+    assert cleared_summary(plan) == "5 student functions become stubs: 3 of a1 (this one), 2 of a2 (later)"
 
 
 # ---- stubbed course_lib -----------------------------------------------------------------------
@@ -453,6 +482,18 @@ def test_failed_build_keeps_the_previous_release(fake_course, tmp_path):
         build_release("a1", course, out)
     assert {p: p.read_bytes() for p in first.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in out.iterdir()) == ["a1"]
+
+
+def test_plain_nbgrader_generate_assignment_gives_the_complete_release(fake_course, fake_releases, tmp_path):
+    course = shutil.copytree(fake_course, tmp_path / "course")
+    shutil.copytree(fake_releases["a1"], course / "release" / "a1")
+    (course / "release" / "a1" / "course_lib" / "ops.py").unlink()  # to see it come back
+    nbgrader = Path(sys.executable).with_name("nbgrader")
+    result = subprocess.run([str(nbgrader), "generate_assignment", "a1", "--force"], cwd=course,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Running post-convert hook" in result.stderr and "Post-convert hook failed" not in result.stderr
+    assert compare_trees(fake_releases["a1"], course / "release" / "a1") == []
 
 
 def _append(path, text):

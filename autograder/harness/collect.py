@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder.harness.archives import Budget, BudgetExceeded, MemberProblem, member_problems, open_zip, read_member
+from autograder.harness.names import did_you_mean
 
 SKIPPED_FOLDERS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
 # One budget for everything an upload holds, inner zips included: what is
@@ -198,10 +199,13 @@ def collect_submission(submission_dir, stubs_dir, work_dir, student_files, check
         collection.found[target] = shown
         if len(candidates) > 1:
             collection.notes.append(f"course_lib/{target}: {len(candidates)} copies in your upload; graded {shown}")
+    graded = {collection.found[path] for path in student_files if path in collection.found}
+    uploaded = [shown for shown, _ in files if shown not in graded]
     for wanted in student_files:
         if wanted not in collection.found:
             collection.notes.append(f"course_lib/{wanted} was not found in your upload; "
-                                    "its tests ran on the released stub")
+                                    "its tests ran on the released stub"
+                                    + did_you_mean(wanted, uploaded))
     collection.checkpoints = find_by_name(files, checkpoint_files)
     collection.logs = find_by_name(files, log_files)
     return collection

@@ -18,6 +18,7 @@ from autograder.harness.accuracy import grade_checkpoint, load_heldout
 from autograder.harness.collect import MAX_ADDED_MODULES, SHOWN_PROBLEMS, collect_submission
 from autograder.harness.judge import Judge, Verdict
 from autograder.harness.logs import grade_experiment
+from autograder.harness.names import copy_of
 from autograder.harness.reference import ReferenceLibrary
 from autograder.harness.report import Report
 from autograder.harness.written import gradescope_entries
@@ -223,8 +224,10 @@ def describe_collection(collection, manifest):
                 for target, shown in sorted(collection.found.items()) if target in expected]
     others = sorted(set(collection.found) - expected - set(collection.added))
     if collection.added:
-        messages.append(f"{len(collection.added)} module(s) of your own were added to course_lib: "
-                        + shortened(collection.added))
+        assignment_files = [f"course_lib/{name}" for name in manifest["student_files"]]
+        messages.append("Extra file(s) in your upload, not files of the assignment (your code may import them; "
+                        "nothing grades them): "
+                        + shortened([f"course_lib/{path}" + copy_of(path, assignment_files) for path in collection.added]))
     if others:
         messages.append(f"{len(others)} more course_lib file(s) from your upload replaced the released copies: "
                         + shortened(others))

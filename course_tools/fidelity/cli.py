@@ -14,9 +14,9 @@ from course_tools.fidelity.unit_tests import unit_test_check
 from course_tools.manifest import UnknownNameError
 
 
-def parse_args(argv):
+def parse_args(argv, prog="python -m course_tools.fidelity"):
     parser = argparse.ArgumentParser(
-        prog="python -m course_tools.fidelity",
+        prog=prog,
         description="Grade the fidelity corpus (fidelity/wrong, fidelity/correct), or with --mutants the "
                     "mutants of the solution regions, and write a markdown report.")
     parser.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
@@ -65,8 +65,8 @@ def ensure_data():
         print(f"data: {ensure_grading_data()}", file=sys.stderr)
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def main(argv=None, prog="python -m course_tools.fidelity"):
+    args = parse_args(sys.argv[1:] if argv is None else argv, prog)
     if args.mutants:
         return mutation_main(args)
     try:

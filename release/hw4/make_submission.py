@@ -9,8 +9,9 @@ Run it from this folder, after finishing the code and running every notebook:
 The zip holds exactly what the autograder reads (listed in submission.json): your
 course_lib files of this assignment, the notebooks, the model checkpoints and the
 training logs the notebooks save. It refuses, with the list of what is wrong,
-when a file is missing, a function is still the released stub, or a module does
-not import. Needs only the Python standard library (3.10+).
+when a file is missing, a function is still the released stub, a module does
+not import, or a written answer still holds the placeholder text. Needs only the
+Python standard library (3.10+).
 """
 import argparse
 import ast
@@ -23,6 +24,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same files always give the same zip
+# Folders that never hold the student's work (environments, caches, build products).
+NOT_WORK = {".venv", "venv", "__pycache__", ".ipynb_checkpoints", "build", ".git"}
+
+sys.path.insert(0, str(HERE))
+from submission_names import near_misses  # noqa: E402 (shipped next to this file)
 
 
 def load_plan():
@@ -35,12 +41,71 @@ def expected_files(plan):
             + [checkpoint["file"] for checkpoint in plan["checkpoints"]] + plan["logs"])
 
 
-def missing_files(plan):
+def folder_files():
+    """Every file of this folder (relative POSIX paths), outside environments and caches."""
+    found = []
+    for folder, subfolders, names in os.walk(HERE):
+        subfolders[:] = [name for name in subfolders if name not in NOT_WORK]
+        found += [(Path(folder) / name).relative_to(HERE).as_posix() for name in names]
+    return sorted(found)
+
+
+def missing_files(plan, present):
+    """One line per expected file that is absent: a near-miss name it may be under, else what makes it.
+
+    Never "copy it from the release": a released copy holds no work, and the
+    student's may only be renamed or moved.
+    """
     hints = {checkpoint["file"]: f"run {checkpoint['notebook']} to the end; it saves this checkpoint"
              for checkpoint in plan["checkpoints"]}
     hints.update({log: "run the notebook experiment that saves this log" for log in plan["logs"]})
-    return [f"missing {path}: {hints.get(path, 'restore it from the release')}"
-            for path in expected_files(plan) if not (HERE / path).is_file()]
+    expected = expected_files(plan)
+    others = [p for p in present if p not in expected]
+    problems = []
+    for path in expected:
+        if (HERE / path).is_file():
+            continue
+        renamed = near_misses(path, others)
+        if renamed:
+            hint = f"did you mean {renamed[0]}? rename it to {path}"
+        else:
+            hint = hints.get(path, "if you renamed or moved your copy, put it back at this path "
+                                   "(a fresh copy of the released file would hold none of your work)")
+        problems.append(f"missing {path}: {hint}")
+    return problems
+
+
+def renamed_copies(plan, present):
+    """Warnings for near-miss copies (``layers_final.py``) next to a file that is there."""
+    expected = expected_files(plan)
+    return [f"{copy} looks like a copy of {path}, but only {path} is submitted: "
+            f"did you mean to put that work into {path}?"
+            for path in expected if (HERE / path).is_file()
+            for copy in near_misses(path, [p for p in present if p not in expected])]
+
+
+def unanswered_cells(plan):
+    """Written-answer cells of the notebooks that still hold the placeholder text."""
+    placeholder = plan.get("answer_placeholder")
+    problems = []
+    for name in plan["notebooks"]:
+        path = HERE / name
+        if not placeholder or not path.is_file():
+            continue
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        except (ValueError, KeyError, TypeError):
+            problems.append(f"{name} is not a readable notebook (is it saved as .ipynb JSON?)")
+            continue
+        for number, cell in enumerate(cells, start=1):
+            grading = cell.get("metadata", {}).get("nbgrader", {})
+            source = cell.get("source", "")
+            text = "".join(source) if isinstance(source, list) else str(source)
+            if grading.get("solution") and grading.get("grade") and cell.get("cell_type") == "markdown" \
+                    and placeholder in text:
+                problems.append(f"{name}: written answer {grading.get('grade_id', f'in cell {number}')} "
+                                f'still says "{placeholder}"')
+    return problems
 
 
 def raised_messages(tree):
@@ -113,12 +178,18 @@ def parse_args(argv):
 
 def main(argv=None):
     plan, args = parse_args(argv)
+    present = folder_files()
     unfinished, warnings = unfinished_functions(plan)
-    problems = missing_files(plan) + unfinished + import_errors(plan)
+    problems = (missing_files(plan, present) + unfinished + import_errors(plan)
+                + unanswered_cells(plan))
     if warnings:
         print("Warning: functions of earlier assignments that this one may use are still stubs:",
               file=sys.stderr)
         print("\n".join(f"  - {warning}" for warning in warnings), file=sys.stderr)
+    copies = renamed_copies(plan, present)
+    if copies:
+        print("Warning: files that look like renamed copies:", file=sys.stderr)
+        print("\n".join(f"  - {copy}" for copy in copies), file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) with your {plan['assignment']} submission:", file=sys.stderr)
         print("\n".join(f"  - {problem}" for problem in problems), file=sys.stderr)

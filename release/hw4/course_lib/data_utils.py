@@ -5,7 +5,9 @@ Where the data lives: ``data_dir()``, which is ``$COURSE_DATA_DIR`` or
 official python version), SVHN from ``<dir>/svhn/{train,test}_32x32.mat`` (the
 official cropped digits). ``python -m course_lib.fetch cifar10`` (or ``svhn``)
 downloads them; ``python -m course_lib.standin`` writes an offline synthetic
-stand-in in the same formats, which the loaders announce with a warning.
+stand-in in the same formats into ``<dir>/standin/``. While a real dataset is
+absent, the loaders read the stand-in from there, and announce it with a
+warning every time.
 
 Quick mode (``COURSE_QUICK=1``, read by ``quick_mode()``) is how notebooks
 decide to use small data and few iterations.
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from course_lib._checks import whole_number
-from course_lib.standin import CIFAR_FOLDER, IMAGE_SIZE, MARKER_NAME, SVHN_FOLDER
+from course_lib.standin import CIFAR_FOLDER, IMAGE_SIZE, MARKER_NAME, STANDIN_FOLDER, SVHN_FOLDER
 
 DATA_DIR_VARIABLE = "COURSE_DATA_DIR"
 QUICK_VARIABLE = "COURSE_QUICK"
@@ -45,23 +47,40 @@ def quick_mode():
     return os.environ.get(QUICK_VARIABLE, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
+def _missing(folder, file_names):
+    return [name for name in file_names if not (folder / name).is_file()]
+
+
+def dataset_folder(dataset_folder_name, file_names):
+    """The folder a loader reads: the real dataset in data_dir(), else the stand-in that
+    ``python -m course_lib.standin`` wrote into data_dir()/standin, else the real folder
+    (which then fails with the instructions)."""
+    real = data_dir() / dataset_folder_name
+    standin = data_dir() / STANDIN_FOLDER / dataset_folder_name
+    if _missing(real, file_names) and not _missing(standin, file_names):
+        return standin
+    return real
+
+
 def _require_files(folder, file_names, fetch_name):
-    missing = [name for name in file_names if not (folder / name).is_file()]
+    missing = _missing(folder, file_names)
     if missing:
         raise DatasetNotFoundError(
-            f"{fetch_name} data not found: {folder} lacks {', '.join(missing)}. "
+            f"{fetch_name} data not found: {folder} lacks {', '.join(missing)}.\n"
             f"Download it with `python -m course_lib.fetch {fetch_name}` (into ${DATA_DIR_VARIABLE}, "
-            f"default {DEFAULT_DATA_DIR}), or point ${DATA_DIR_VARIABLE} at a folder that holds it; "
-            "offline, `python -m course_lib.standin` writes a synthetic stand-in."
+            f"default {DEFAULT_DATA_DIR}), or point ${DATA_DIR_VARIABLE} at a folder that holds it.\n"
+            "Offline, `python -m course_lib.standin` writes a synthetic STAND-IN into "
+            f"{data_dir() / STANDIN_FOLDER}, which the loaders then use (accuracies on it mean nothing)."
         )
 
 
-def _warn_if_standin(folder, dataset, stacklevel):
+def _warn_if_standin(folder, dataset, fetch_name, stacklevel):
     """Warn once per call that folder holds the stand-in; stacklevel points the warning at the caller's code."""
     if (folder / MARKER_NAME).is_file():
         warnings.warn(
             f"using the STAND-IN {dataset} in {folder}, not the real {dataset}: synthetic images, "
-            "so accuracies say nothing about the real dataset",
+            "so accuracies say nothing about the real dataset (get the real one with "
+            f"`python -m course_lib.fetch {fetch_name}`)",
             StandInDataWarning,
             stacklevel=stacklevel,
         )
@@ -106,14 +125,14 @@ def _read_cifar_batch(path):
 
 
 def _cifar_folder(root):
-    return Path(root) if root is not None else data_dir() / CIFAR_FOLDER
+    return Path(root) if root is not None else dataset_folder(CIFAR_FOLDER, CIFAR_BATCH_FILES)
 
 
 def _read_cifar10(root):
     """uint8 images (N, 3, 32, 32) and labels of the training and test batches."""
     folder = _cifar_folder(root)
     _require_files(folder, CIFAR_BATCH_FILES, "cifar10")
-    _warn_if_standin(folder, "CIFAR-10", stacklevel=4)
+    _warn_if_standin(folder, "CIFAR-10", "cifar10", stacklevel=4)
     train = [_read_cifar_batch(folder / name) for name in CIFAR_BATCH_FILES[:-1]]
     X_test, y_test = _read_cifar_batch(folder / "test_batch")
     X_train = np.concatenate([images for images, _ in train])
@@ -217,7 +236,7 @@ def _read_svhn_file(path):
 
 
 def _svhn_folder():
-    return data_dir() / SVHN_FOLDER
+    return dataset_folder(SVHN_FOLDER, SVHN_FILES)
 
 
 def SVHN_data(num_training=70000, num_validation=3257, num_test=None, subtract_mean=True):
@@ -235,7 +254,7 @@ def SVHN_data(num_training=70000, num_validation=3257, num_test=None, subtract_m
     """
     folder = _svhn_folder()
     _require_files(folder, SVHN_FILES, "svhn")
-    _warn_if_standin(folder, "SVHN", stacklevel=3)
+    _warn_if_standin(folder, "SVHN", "svhn", stacklevel=3)
     X_train, y_train = _read_svhn_file(folder / "train_32x32.mat")
     X_test, y_test = _read_svhn_file(folder / "test_32x32.mat")
     num_test = len(X_test) if num_test is None else num_test

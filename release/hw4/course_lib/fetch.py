@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course_lib.data_utils import CIFAR_BATCH_FILES, SVHN_FILES, data_dir
-from course_lib.standin import CIFAR_FOLDER, MARKER_NAME, SVHN_FOLDER
+from course_lib.standin import CIFAR_FOLDER, MARKER_NAME, STANDIN_FOLDER, SVHN_FOLDER
 
 BASE_URL_VARIABLE = "COURSE_DATA_BASE_URL"
 CHUNK_BYTES = 1 << 20
@@ -61,6 +61,14 @@ SOURCES = {
         required=SVHN_FILES,
     ),
 }
+
+
+def offline_advice():
+    """What to do without access to the official sites."""
+    return ("Offline? `python -m course_lib.standin` writes a synthetic STAND-IN in the same formats "
+            f"into {data_dir() / STANDIN_FOLDER}, which the loaders then use (with a warning; "
+            f"accuracies on it mean nothing). Behind a mirror, pass --base-url URL or set "
+            f"${BASE_URL_VARIABLE}.")
 
 
 class FetchError(RuntimeError):
@@ -136,7 +144,7 @@ def download(url, target, md5, progress=True):
     except (urllib.error.URLError, OSError) as error:
         partial.unlink(missing_ok=True)
         reason = getattr(error, "reason", error)
-        raise FetchError(f"could not download {url}: {reason}") from None
+        raise FetchError(f"could not download {url}: {reason}\n{offline_advice()}") from None
     if digest.hexdigest() != md5:
         partial.unlink()
         raise ChecksumError(

@@ -37,6 +37,9 @@ import numpy as np
 from course_lib._checks import check_positive_int
 
 MARKER_NAME = "STANDIN.txt"
+# Where ``python -m course_lib.standin`` writes by default, inside the data directory;
+# the loaders fall back to it when the real dataset is absent.
+STANDIN_FOLDER = "standin"
 CIFAR_FOLDER = "cifar-10-batches-py"
 SVHN_FOLDER = "svhn"
 CIFAR_LABEL_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -220,13 +223,19 @@ def main(argv=None):
                         help="where to write (default: <data dir>/standin)")
     parser.add_argument("--small", action="store_true",
                         help="a few thousand images per dataset, for quick demos")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random images (default 0; the same seed gives the same bytes)")
     args = parser.parse_args(argv)
-    root = args.dir if args.dir is not None else data_dir() / "standin"
+    default_root = data_dir() / STANDIN_FOLDER
+    root = args.dir if args.dir is not None else default_root
     sizes = SMALL_SIZES if args.small else {}
     write_standin(root, seed=args.seed, **sizes)
     print(f"Wrote the STAND-IN CIFAR-10 and SVHN (synthetic, not the real data) to {root}")
-    print(f"Use it with: export COURSE_DATA_DIR={root}")
+    if Path(root).resolve() == default_root.resolve():
+        print("The data loaders use it, with a warning, while the real datasets are not in "
+              f"{data_dir()}.")
+    else:
+        print(f"Use it with: export COURSE_DATA_DIR={root}")
     return 0
 
 
