@@ -84,7 +84,8 @@ def bake_manifest(assignment_id, repo_root, seed):
         "default_timeout": manifest.default_timeout,
         "time_budget": TIME_BUDGET_SECONDS,
         "checkpoints": [{"name": c.name, "file": c.file, "notebook": c.notebook, "dataset": c.dataset,
-                         "lo": c.lo, "hi": c.hi, "points": c.points, "timeout": c.timeout}
+                         "lo": c.lo, "hi": c.hi, "points": c.points, "timeout": c.timeout,
+                         "architecture": c.architecture}
                         for c in assignment.checkpoints],
         "experiments": dict(assignment.experiments),
         "logs": list(assignment.logs),

@@ -10,6 +10,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from autograder.harness.architectures import ARCHITECTURES
+
 EARLIER_FUNCTIONS = ("stub", "given")
 DATASETS = ("cifar10", "svhn")
 _FUNCTION_KEY = re.compile(
@@ -24,7 +26,7 @@ _EXPERIMENT_FIELDS = {"points": True}
 _FUNCTION_FIELDS = {"points": True, "timeout": False}
 _CHECKPOINT_FIELDS = {
     "name": True, "file": True, "notebook": True, "dataset": True, "lo": True, "hi": True,
-    "points": True, "timeout": False,
+    "points": True, "timeout": False, "architecture": False,
 }
 DEFAULT_SEED = 0
 DEFAULT_TIMEOUT = 60.0
@@ -57,6 +59,7 @@ class Checkpoint:
     hi: float
     points: float
     timeout: float | None = None
+    architecture: str | None = None  # a rule of autograder/harness/architectures.py the model must follow
 
 
 @dataclass(frozen=True)
@@ -325,7 +328,12 @@ def _parse_checkpoints(aid, entries, notebooks, problems):
             points=_number(entry, "points", here, problems, positive=True),
             timeout=(_number(entry, "timeout", here, problems, positive=True)
                      if "timeout" in entry else None),
+            architecture=entry.get("architecture"),
         )
+        if checkpoint.architecture is not None and checkpoint.architecture not in ARCHITECTURES:
+            problems.append(f"{here} architecture {checkpoint.architecture!r}: known architectures are "
+                            f"{', '.join(ARCHITECTURES)} (autograder/harness/architectures.py); delete the line to "
+                            "accept any")
         if checkpoint.notebook and checkpoint.notebook not in notebooks:
             problems.append(f"{here} notebook {checkpoint.notebook!r} is not one of the "
                             f"assignment's notebooks {list(notebooks)}")

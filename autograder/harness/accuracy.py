@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.harness.archives import Budget, BudgetExceeded, MemberProblem, read_npz
+from autograder.harness.architectures import architecture_problem
 from autograder.harness.judge import CheckResult, Verdict
 
 # Evaluated in the grading process by the reference forward; the value says
@@ -99,12 +100,12 @@ def read_checkpoint(path):
 
 
 def clean_copy(path, folder):
-    """(class name, path of a copy of the checkpoint holding only its checked arrays and meta)."""
+    """(meta, path of a copy of the checkpoint holding only its checked arrays and meta)."""
     meta, arrays = read_checkpoint(path)
     copy = Path(folder) / Path(path).name
     with open(copy, "wb") as file:
         np.savez(file, meta=np.array(json.dumps(meta)), **arrays)
-    return meta["class"], copy
+    return meta, copy
 
 
 @contextmanager
@@ -195,7 +196,11 @@ def grade_checkpoint(checkpoint, path, heldout, reference, run_custom, seconds=E
                              f"{checkpoint['notebook']} to the end, it saves this checkpoint"], failure="missing_file")
     try:
         with tempfile.TemporaryDirectory(prefix="checkpoint-") as folder:
-            class_name, clean = clean_copy(path, folder)
+            meta, clean = clean_copy(path, folder)
+            class_name = meta["class"]
+            problem = checkpoint.get("architecture") and architecture_problem(checkpoint["architecture"], meta)
+            if problem:
+                return Verdict(0.0, [f"{checkpoint['file']}: {problem}"], failure="error")
             layout = STANDARD_CLASSES.get(class_name)
             if layout is not None:
                 scores = reference_scores(clean, heldout, reference, layout, seconds)

@@ -1,0 +1,461 @@
+# cython: boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""Compiled kernels behind course_lib.fast_layers: im2col, col2im and max pooling.
+
+Every kernel writes into an output array the caller allocated, so that the
+Python side decides the memory layout and can reuse buffers between calls.
+Images are NCHW and C-contiguous; float32 and float64 are both compiled
+(a fused type), and each kernel releases the GIL while it runs.
+
+Column layout (shared with the NumPy fallback in fast_layers): for images
+n0..n1-1, cols has shape (n1 - n0, C * HH * WW, H_out * W_out); cols[m, k]
+holds, for image n0 + m and every output position, the input value under
+filter tap k = (c * HH + i) * WW + j, zero where the tap falls in the padding.
+So the convolution of image n0 + m is w.reshape(F, -1) @ cols[m].
+"""
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    # Only called with b > 0; rounds towards +infinity for either sign of a.
+    if a <= 0:
+        return -((-a) // b)
+    return (a + b - 1) // b
+
+
+cdef inline void _valid_range(Py_ssize_t tap, Py_ssize_t pad, Py_ssize_t stride,
+                              Py_ssize_t size, Py_ssize_t out_size,
+                              Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
+    """Output indices o with 0 <= o * stride + tap - pad < size, as [lo, hi)."""
+    cdef Py_ssize_t first = _ceil_div(pad - tap, stride)
+    cdef Py_ssize_t last = _ceil_div(size + pad - tap, stride)
+    lo[0] = min(max(first, 0), out_size)
+    hi[0] = min(max(last, lo[0]), out_size)
+
+
+def _check_geometry(tuple x_shape, tuple cols_shape, Py_ssize_t n0, Py_ssize_t n1,
+                    int filter_height, int filter_width, int pad, int stride):
+    """Shapes the kernels rely on (bounds are not checked inside the loops)."""
+    n, channels, height, img_width = x_shape[:4]
+    if stride < 1 or pad < 0 or filter_height < 1 or filter_width < 1:
+        raise ValueError(f"need stride >= 1, pad >= 0 and a filter of at least 1x1, got "
+                         f"stride={stride}, pad={pad}, filter {filter_height}x{filter_width}")
+    if not 0 <= n0 <= n1 <= n:
+        raise ValueError(f"image range [{n0}, {n1}) is outside a batch of {n}")
+    out_height = (height + 2 * pad - filter_height) // stride + 1
+    out_width = (img_width + 2 * pad - filter_width) // stride + 1
+    if out_height < 1 or out_width < 1:
+        raise ValueError(f"a {filter_height}x{filter_width} filter does not fit "
+                         f"{height}x{img_width} images with pad {pad}")
+    expected = (n1 - n0, channels * filter_height * filter_width, out_height * out_width)
+    if cols_shape[:3] != expected:
+        raise ValueError(f"columns have shape {cols_shape[:3]}, expected {expected}")
+    return out_height, out_width
+
+
+def im2col_into(const real[:, :, :, ::1] x, real[:, :, ::1] cols, Py_ssize_t n0, Py_ssize_t n1,
+                int filter_height, int filter_width, int pad, int stride):
+    """Write the columns of images x[n0:n1] into cols (layout in the module docstring)."""
+    out_height, out_width = _check_geometry(
+        tuple(x.shape), tuple(cols.shape), n0, n1, filter_height, filter_width, pad, stride)
+    cdef Py_ssize_t H_out = out_height, W_out = out_width
+    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t c, i, j, n, ho, wo, row, w_lo, w_hi, h_lo, h_hi
+    cdef const real *src
+    cdef real *dst
+    with nogil:
+        for n in range(n0, n1):
+            for c in range(C):
+                for i in range(filter_height):
+                    _valid_range(i, pad, stride, H, H_out, &h_lo, &h_hi)
+                    for j in range(filter_width):
+                        _valid_range(j, pad, stride, W, W_out, &w_lo, &w_hi)
+                        row = (c * filter_height + i) * filter_width + j
+                        dst = &cols[n - n0, row, 0]
+                        for ho in range(H_out):
+                            if ho < h_lo or ho >= h_hi:
+                                memset(dst, 0, W_out * sizeof(real))
+                            else:
+                                src = &x[n, c, ho * stride + i - pad, 0]
+                                for wo in range(w_lo):
+                                    dst[wo] = 0
+                                if stride == 1:
+                                    memcpy(dst + w_lo, src + w_lo + j - pad, (w_hi - w_lo) * sizeof(real))
+                                else:
+                                    for wo in range(w_lo, w_hi):
+                                        dst[wo] = src[wo * stride + j - pad]
+                                for wo in range(w_hi, W_out):
+                                    dst[wo] = 0
+                            dst += W_out
+
+
+def col2im_into(const real[:, :, ::1] cols, real[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
+                int filter_height, int filter_width, int pad, int stride):
+    """Overwrite dx[n0:n1] with the sum of every column entry at the input position it came from."""
+    out_height, out_width = _check_geometry(
+        tuple(dx.shape), tuple(cols.shape), n0, n1, filter_height, filter_width, pad, stride)
+    cdef Py_ssize_t H_out = out_height, W_out = out_width
+    cdef Py_ssize_t C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t c, i, j, n, ho, wo, row, h_lo, h_hi, w_lo, w_hi
+    cdef const real *src
+    cdef real *dst
+    with nogil:
+        for n in range(n0, n1):
+            for c in range(C):
+                # One image channel at a time, so the plane being summed into stays in L1.
+                memset(&dx[n, c, 0, 0], 0, H * W * sizeof(real))
+                for i in range(filter_height):
+                    _valid_range(i, pad, stride, H, H_out, &h_lo, &h_hi)
+                    for j in range(filter_width):
+                        _valid_range(j, pad, stride, W, W_out, &w_lo, &w_hi)
+                        row = (c * filter_height + i) * filter_width + j
+                        for ho in range(h_lo, h_hi):
+                            src = &cols[n - n0, row, ho * W_out]
+                            dst = &dx[n, c, ho * stride + i - pad, 0]
+                            if stride == 1:
+                                for wo in range(w_lo, w_hi):
+                                    dst[wo + j - pad] += src[wo]
+                            else:
+                                for wo in range(w_lo, w_hi):
+                                    dst[wo * stride + j - pad] += src[wo]
+
+
+cdef void _window_maxima_nan_aware(const real *rows, Py_ssize_t W, real *best, int *best_at,
+                                   Py_ssize_t W_out, int pool_height, int pool_width,
+                                   int stride) noexcept nogil:
+    """Slow path for a row of windows holding a NaN: NaN wins, the first one stays."""
+    cdef Py_ssize_t wo, i, j
+    cdef real value
+    for wo in range(W_out):
+        best[wo] = rows[wo * stride]
+        best_at[wo] = 0
+        for i in range(pool_height):
+            for j in range(pool_width):
+                value = rows[i * W + wo * stride + j]
+                if value > best[wo] or (value != value and best[wo] == best[wo]):
+                    best[wo] = value
+                    best_at[wo] = i * pool_width + j
+
+
+def max_pool_forward_into(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
+                          int[:, :, :, ::1] winner, int pool_height, int pool_width, int stride):
+    """Window maxima into out and their positions (i * pool_width + j) into winner.
+
+    Ties go to the first position in row-major order and NaN wins, like np.argmax.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
+    cdef Py_ssize_t H_out = out.shape[2], W_out = out.shape[3]
+    if (stride < 1 or pool_height < 1 or pool_width < 1
+            or out.shape[0] != N or out.shape[1] != C
+            or winner.shape[0] != N or winner.shape[1] != C
+            or winner.shape[2] != H_out or winner.shape[3] != W_out
+            or H_out != (x.shape[2] - pool_height) // stride + 1
+            or W_out != (W - pool_width) // stride + 1 or H_out < 1 or W_out < 1):
+        raise ValueError(f"pooling shapes disagree: x {tuple(x.shape)}, out {tuple(out.shape)}, "
+                         f"winner {tuple(winner.shape)}, window {pool_height}x{pool_width}, "
+                         f"stride {stride}")
+    cdef Py_ssize_t n, c, ho, wo, i, j, offset, best_offset
+    cdef int best_at
+    cdef bint saw_nan, greater
+    cdef real value
+    cdef const real *rows
+    cdef const real *window
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for ho in range(H_out):
+                    rows = &x[n, c, ho * stride, 0]
+                    saw_nan = False
+                    for wo in range(W_out):
+                        window = rows + wo * stride
+                        best_offset = 0
+                        best_at = 0
+                        for i in range(pool_height):
+                            for j in range(pool_width):
+                                offset = i * W + j
+                                value = window[offset]
+                                # Selection by arithmetic, not a branch: on random data a
+                                # branch here mispredicts half the time.
+                                greater = value > window[best_offset]
+                                best_offset += greater * (offset - best_offset)
+                                best_at += greater * (i * pool_width + j - best_at)
+                                saw_nan = saw_nan | (value != value)
+                        out[n, c, ho, wo] = window[best_offset]
+                        winner[n, c, ho, wo] = best_at
+                    if saw_nan:
+                        _window_maxima_nan_aware(rows, W, &out[n, c, ho, 0], &winner[n, c, ho, 0],
+                                                 W_out, pool_height, pool_width, stride)
+
+
+def max_pool_backward_into(const real[:, :, :, ::1] dout, const int[:, :, :, ::1] winner,
+                           real[:, :, :, ::1] dx, int pool_height, int pool_width, int stride):
+    """Overwrite dx with dout routed to each window's winning position (summed where windows overlap)."""
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t H_out = dout.shape[2], W_out = dout.shape[3]
+    if (stride < 1 or pool_width < 1 or tuple(dout.shape) != tuple(winner.shape)
+            or dout.shape[0] != N or dout.shape[1] != C
+            or H_out != (H - pool_height) // stride + 1 or W_out != (W - pool_width) // stride + 1):
+        raise ValueError(f"pooling shapes disagree: dout {tuple(dout.shape)}, "
+                         f"winner {tuple(winner.shape)}, dx {tuple(dx.shape)}, "
+                         f"window {pool_height}x{pool_width}, stride {stride}")
+    cdef Py_ssize_t n, c, ho, wo, at, window_size = pool_height * pool_width
+    cdef bint bad_winner = False
+    cdef real *plane
+    # Where each window position lies relative to the window's corner, computed once
+    # instead of a division per output.
+    cdef Py_ssize_t *offsets = <Py_ssize_t *> malloc(window_size * sizeof(Py_ssize_t))
+    if offsets == NULL:
+        raise MemoryError()
+    for at in range(window_size):
+        offsets[at] = (at // pool_width) * W + at % pool_width
+    try:
+        with nogil:
+            for n in range(N):
+                for c in range(C):
+                    plane = &dx[n, c, 0, 0]
+                    memset(plane, 0, H * W * sizeof(real))
+                    for ho in range(H_out):
+                        for wo in range(W_out):
+                            at = winner[n, c, ho, wo]
+                            if at < 0 or at >= window_size:
+                                bad_winner = True
+                                at = 0
+                            plane[ho * stride * W + wo * stride + offsets[at]] += dout[n, c, ho, wo]
+    finally:
+        free(offsets)
+    if bad_winner:
+        raise ValueError(f"winner positions must lie in [0, {window_size}): the cache is corrupt")
+
+
+# Winograd F(2x2, 3x3) for 3x3 filters at stride 1 (Lavin and Gray, 2016). Each 2x2
+# block of outputs ("tile") comes from a 4x4 input patch d as
+#     Y = A^T [ (G g G^T) * (B^T d B) ] A,
+# so the 9 multiplies per output of a direct convolution become 16 per 4 outputs,
+# done as 16 matrix products over channels. The constant matrices are
+#     B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+#     A^T = [[1, 1, 1, 0], [0, 1, -1, -1]],
+# and G (applied to the filters in fast_layers). Transformed arrays have shape
+# (16, channels or filters, tiles) with tile index (n - n0) * tiles_h * tiles_w
+# + th * tiles_w + tw, and element index e = 4 * row + column of the 4x4 block.
+
+cdef inline void _bt_columns(real d[4][4]) noexcept nogil:
+    """d <- B^T d: combine rows."""
+    cdef int k
+    cdef real d0, d1, d2, d3
+    for k in range(4):
+        d0, d1, d2, d3 = d[0][k], d[1][k], d[2][k], d[3][k]
+        d[0][k] = d0 - d2
+        d[1][k] = d1 + d2
+        d[2][k] = d2 - d1
+        d[3][k] = d1 - d3
+
+
+cdef inline void _b_columns(real d[4][4]) noexcept nogil:
+    """d <- B d: combine rows (the adjoint of _bt_columns)."""
+    cdef int k
+    cdef real d0, d1, d2, d3
+    for k in range(4):
+        d0, d1, d2, d3 = d[0][k], d[1][k], d[2][k], d[3][k]
+        d[0][k] = d0
+        d[1][k] = d1 - d2 + d3
+        d[2][k] = d1 + d2 - d0
+        d[3][k] = -d3
+
+
+cdef inline void _transpose4(real d[4][4]) noexcept nogil:
+    cdef int r, k
+    cdef real t
+    for r in range(4):
+        for k in range(r + 1, 4):
+            t = d[r][k]
+            d[r][k] = d[k][r]
+            d[k][r] = t
+
+
+def _check_winograd(tuple images_shape, blocks, Py_ssize_t n0, Py_ssize_t n1, int pad,
+                    Py_ssize_t channels):
+    """Tiling of a 3x3, stride 1 convolution; blocks must be (16, channels, tiles) with unit
+    stride along tiles (the other strides are free, so that callers can pad them)."""
+    n, _, height, width = images_shape[:4]
+    if pad < 0 or not 0 <= n0 <= n1 <= n:
+        raise ValueError(f"need pad >= 0 and 0 <= n0 <= n1 <= {n}, got pad={pad}, [{n0}, {n1})")
+    out_height, out_width = height + 2 * pad - 2, width + 2 * pad - 2
+    if out_height < 1 or out_width < 1:
+        raise ValueError(f"a 3x3 filter does not fit {height}x{width} images with pad {pad}")
+    tiles_h, tiles_w = (out_height + 1) // 2, (out_width + 1) // 2
+    expected = (16, channels, (n1 - n0) * tiles_h * tiles_w)
+    if tuple(blocks.shape[:3]) != expected or blocks.strides[2] != blocks.itemsize:
+        raise ValueError(f"transformed blocks have shape {tuple(blocks.shape[:3])} and strides "
+                         f"{tuple(blocks.strides[:3])}, expected shape {expected} with unit "
+                         f"stride along the last axis")
+    return tiles_h, tiles_w
+
+
+def winograd_input_into(const real[:, :, :, ::1] x, real[:, :, :] V, Py_ssize_t n0,
+                        Py_ssize_t n1, int pad):
+    """V[:, c, tile] <- B^T d B for the 4x4 patch d of every tile of images x[n0:n1]."""
+    tiles_h, tiles_w = _check_winograd(tuple(x.shape), V, n0, n1, pad, x.shape[1])
+    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3], TH = tiles_h, TW = tiles_w
+    cdef Py_ssize_t e_step = V.strides[0] // sizeof(real), c_step = V.strides[1] // sizeof(real)
+    cdef Py_ssize_t n, c, th, tw, r, k, h0, w0
+    cdef real d[4][4]
+    cdef const real *image
+    cdef real *dst
+    with nogil:
+        for n in range(n0, n1):
+            for c in range(C):
+                image = &x[n, c, 0, 0]
+                dst = &V[0, 0, 0] + c * c_step + (n - n0) * TH * TW
+                for th in range(TH):
+                    h0 = 2 * th - pad
+                    for tw in range(TW):
+                        w0 = 2 * tw - pad
+                        if h0 >= 0 and h0 + 4 <= H and w0 >= 0 and w0 + 4 <= W:
+                            for r in range(4):
+                                for k in range(4):
+                                    d[r][k] = image[(h0 + r) * W + w0 + k]
+                        else:
+                            for r in range(4):
+                                for k in range(4):
+                                    if 0 <= h0 + r < H and 0 <= w0 + k < W:
+                                        d[r][k] = image[(h0 + r) * W + w0 + k]
+                                    else:
+                                        d[r][k] = 0
+                        _bt_columns(d)
+                        _transpose4(d)
+                        _bt_columns(d)
+                        # d now holds (B^T d B)^T: block element (r, k) is d[k][r].
+                        for r in range(4):
+                            for k in range(4):
+                                dst[(4 * r + k) * e_step] = d[k][r]
+                        dst += 1
+
+
+def winograd_input_adjoint_into(const real[:, :, :] dV, real[:, :, :, ::1] dx, Py_ssize_t n0,
+                                Py_ssize_t n1, int pad):
+    """Overwrite dx[n0:n1] with B dV B^T of every tile, summed over the overlapping patches."""
+    tiles_h, tiles_w = _check_winograd(tuple(dx.shape), dV, n0, n1, pad, dx.shape[1])
+    cdef Py_ssize_t C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], TH = tiles_h, TW = tiles_w
+    cdef Py_ssize_t e_step = dV.strides[0] // sizeof(real), c_step = dV.strides[1] // sizeof(real)
+    cdef Py_ssize_t n, c, th, tw, r, k, h0, w0
+    cdef real d[4][4]
+    cdef real *image
+    cdef const real *src
+    with nogil:
+        for n in range(n0, n1):
+            for c in range(C):
+                image = &dx[n, c, 0, 0]
+                memset(image, 0, H * W * sizeof(real))
+                src = &dV[0, 0, 0] + c * c_step + (n - n0) * TH * TW
+                for th in range(TH):
+                    h0 = 2 * th - pad
+                    for tw in range(TW):
+                        w0 = 2 * tw - pad
+                        for r in range(4):
+                            for k in range(4):
+                                d[k][r] = src[(4 * r + k) * e_step]
+                        src += 1
+                        _b_columns(d)
+                        _transpose4(d)
+                        _b_columns(d)
+                        if h0 >= 0 and h0 + 4 <= H and w0 >= 0 and w0 + 4 <= W:
+                            for r in range(4):
+                                for k in range(4):
+                                    image[(h0 + r) * W + w0 + k] += d[r][k]
+                        else:
+                            for r in range(4):
+                                for k in range(4):
+                                    if 0 <= h0 + r < H and 0 <= w0 + k < W:
+                                        image[(h0 + r) * W + w0 + k] += d[r][k]
+
+
+def winograd_output_into(const real[:, :, :] M, const real[::1] bias, real[:, :, :, ::1] out,
+                         Py_ssize_t n0, Py_ssize_t n1, int pad):
+    """out[n0:n1] <- A^T m A + bias for the 4x4 block m of every tile and filter.
+
+    out has the shape of the convolution output; pad is the convolution's padding
+    (it fixes the tiling of the input).
+    """
+    cdef Py_ssize_t F = out.shape[1], H_out = out.shape[2], W_out = out.shape[3]
+    tiles_h, tiles_w = _check_winograd(
+        (out.shape[0], F, H_out + 2 - 2 * pad, W_out + 2 - 2 * pad), M, n0, n1, pad, F)
+    if bias.shape[0] != F:
+        raise ValueError(f"bias has {bias.shape[0]} entries for {F} filters")
+    cdef Py_ssize_t TH = tiles_h, TW = tiles_w
+    cdef Py_ssize_t e_step = M.strides[0] // sizeof(real), f_step = M.strides[1] // sizeof(real)
+    cdef Py_ssize_t n, f, th, tw, k, h, w
+    cdef real m[16]
+    cdef real row0[4]
+    cdef real row1[4]
+    cdef real y00, y01, y10, y11, offset
+    cdef const real *src
+    cdef real *image
+    with nogil:
+        for n in range(n0, n1):
+            for f in range(F):
+                image = &out[n, f, 0, 0]
+                src = &M[0, 0, 0] + f * f_step + (n - n0) * TH * TW
+                offset = bias[f]
+                for th in range(TH):
+                    h = 2 * th
+                    for tw in range(TW):
+                        w = 2 * tw
+                        for k in range(16):
+                            m[k] = src[k * e_step]
+                        src += 1
+                        for k in range(4):
+                            row0[k] = m[k] + m[4 + k] + m[8 + k]
+                            row1[k] = m[4 + k] - m[8 + k] - m[12 + k]
+                        y00 = row0[0] + row0[1] + row0[2] + offset
+                        y01 = row0[1] - row0[2] - row0[3] + offset
+                        y10 = row1[0] + row1[1] + row1[2] + offset
+                        y11 = row1[1] - row1[2] - row1[3] + offset
+                        image[h * W_out + w] = y00
+                        if w + 1 < W_out:
+                            image[h * W_out + w + 1] = y01
+                        if h + 1 < H_out:
+                            image[(h + 1) * W_out + w] = y10
+                            if w + 1 < W_out:
+                                image[(h + 1) * W_out + w + 1] = y11
+
+
+def winograd_output_adjoint_into(const real[:, :, :, ::1] dout, real[:, :, :] dM,
+                                 Py_ssize_t n0, Py_ssize_t n1, int pad):
+    """dM[:, f, tile] <- A dy A^T for the 2x2 block dy of dout of every tile (zero past the edge)."""
+    cdef Py_ssize_t F = dout.shape[1], H_out = dout.shape[2], W_out = dout.shape[3]
+    tiles_h, tiles_w = _check_winograd(
+        (dout.shape[0], F, H_out + 2 - 2 * pad, W_out + 2 - 2 * pad), dM, n0, n1, pad, F)
+    cdef Py_ssize_t TH = tiles_h, TW = tiles_w
+    cdef Py_ssize_t e_step = dM.strides[0] // sizeof(real), f_step = dM.strides[1] // sizeof(real)
+    cdef Py_ssize_t n, f, th, tw, k, h, w
+    cdef real y00, y01, y10, y11
+    cdef real a0[4]
+    cdef real a1[4]
+    cdef const real *image
+    cdef real *dst
+    with nogil:
+        for n in range(n0, n1):
+            for f in range(F):
+                image = &dout[n, f, 0, 0]
+                dst = &dM[0, 0, 0] + f * f_step + (n - n0) * TH * TW
+                for th in range(TH):
+                    h = 2 * th
+                    for tw in range(TW):
+                        w = 2 * tw
+                        y00 = image[h * W_out + w]
+                        y01 = image[h * W_out + w + 1] if w + 1 < W_out else 0
+                        y10 = image[(h + 1) * W_out + w] if h + 1 < H_out else 0
+                        y11 = image[(h + 1) * W_out + w + 1] if h + 1 < H_out and w + 1 < W_out else 0
+                        # Columns: A (y0, y1) = (y0, y0 + y1, y0 - y1, -y1), for both rows.
+                        a0[0], a0[1], a0[2], a0[3] = y00, y00 + y01, y00 - y01, -y01
+                        a1[0], a1[1], a1[2], a1[3] = y10, y10 + y11, y10 - y11, -y11
+                        for k in range(4):
+                            dst[k * e_step] = a0[k]
+                            dst[(4 + k) * e_step] = a0[k] + a1[k]
+                            dst[(8 + k) * e_step] = a0[k] - a1[k]
+                            dst[(12 + k) * e_step] = -a1[k]
+                        dst += 1

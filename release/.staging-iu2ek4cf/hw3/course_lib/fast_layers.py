@@ -1,0 +1,542 @@
+"""Fast convolution and max pooling with the same results as course_lib.conv_layers.
+
+Convolution is im2col followed by matrix products: the input values under
+every filter position are gathered into columns, so that the convolution of
+an image becomes ``w.reshape(F, -1) @ cols``. 3x3 filters at stride 1 use
+Winograd's F(2x2, 3x3) algorithm instead, which needs 2.25 times fewer
+multiplications. The gathering (im2col), its adjoint (col2im), the Winograd
+transforms and max pooling are compiled kernels from the Cython extension
+``course_lib._im2col``, built by ``pip install -e .``. When the extension is
+missing, NumPy kernels run instead (im2col for every convolution), after one
+warning that says how to build it.
+
+Every function keeps the input dtype (float32 or float64) end to end. Unlike
+the naive layers, sizes need not divide exactly: like PyTorch, the output has
+H_out = 1 + (H + 2 * pad - HH) // stride rows, and trailing input rows that no
+window reaches get zero gradient.
+
+Caches are small and interchangeable between the variants of one layer: a
+convolution cache is (x, w, b, conv_param), a pooling cache is
+(x, pool_param, winner) with winner the row-major position of each window's
+maximum (the first one on ties, as np.argmax).
+"""
+import types
+import warnings
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from course_lib._checks import check_image_batch, check_shape, int_setting
+
+try:
+    from course_lib import _im2col as _compiled
+except ImportError:
+    _compiled = None
+
+EXTENSION_MISSING = (
+    "course_lib._im2col, the compiled part of course_lib.fast_layers, is not built, so "
+    "convolution and pooling run on slower pure-NumPy kernels. Build it by running "
+    "`pip install -e .` in the folder that holds pyproject.toml (the repository or your "
+    "assignment's release folder), then restart Python."
+)
+_fallback_warned = False
+
+# Images are convolved in groups whose columns take about this many bytes, so
+# that the columns stay in the CPU cache between im2col and the matrix product.
+CHUNK_BYTES = 1 << 21
+
+
+def _output_size(size, pad, window, stride):
+    return (size + 2 * pad - window) // stride + 1
+
+
+def _tap_slice(offset, stride, count):
+    """Every stride-th index from offset, count of them."""
+    return slice(offset, offset + stride * (count - 1) + 1, stride)
+
+
+def _split_view(array, shape):
+    """array reshaped to shape without copying (writes through the result must reach array)."""
+    view = array.reshape(shape)
+    if not np.shares_memory(view, array):
+        raise ValueError(f"cannot view an array of shape {array.shape} and strides {array.strides} "
+                         f"as {shape} without copying")
+    return view
+
+
+def _numpy_im2col_into(x, cols, n0, n1, filter_height, filter_width, pad, stride):
+    """Columns of images x[n0:n1] into cols, through a strided view of the padded images."""
+    padded = np.pad(x[n0:n1], ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    count, channels, height, width = padded.shape
+    out_height = (height - filter_height) // stride + 1
+    out_width = (width - filter_width) // stride + 1
+    s_n, s_c, s_h, s_w = padded.strides
+    taps = as_strided(
+        padded,
+        shape=(count, channels, filter_height, filter_width, out_height, out_width),
+        strides=(s_n, s_c, s_h, s_w, s_h * stride, s_w * stride),
+        writeable=False,
+    )
+    _split_view(cols, taps.shape)[...] = taps
+
+
+def _numpy_col2im_into(cols, dx, n0, n1, filter_height, filter_width, pad, stride):
+    """Overwrite dx[n0:n1] with the column entries summed back onto their input positions."""
+    _, channels, height, width = dx.shape
+    out_height = _output_size(height, pad, filter_height, stride)
+    out_width = _output_size(width, pad, filter_width, stride)
+    taps = _split_view(cols, (n1 - n0, channels, filter_height, filter_width, out_height, out_width))
+    padded = np.zeros((n1 - n0, channels, height + 2 * pad, width + 2 * pad), dtype=dx.dtype)
+    for i in range(filter_height):
+        for j in range(filter_width):
+            rows, columns = _tap_slice(i, stride, out_height), _tap_slice(j, stride, out_width)
+            padded[:, :, rows, columns] += taps[:, :, i, j]
+    dx[n0:n1] = padded[:, :, pad:pad + height, pad:pad + width]
+
+
+def _numpy_max_pool_forward_into(x, out, winner, pool_height, pool_width, stride):
+    """Window maxima and their positions, one window offset at a time."""
+    out_height, out_width = out.shape[2:]
+    out[...] = x[:, :, _tap_slice(0, stride, out_height), _tap_slice(0, stride, out_width)]
+    winner[...] = 0
+    for i in range(pool_height):
+        for j in range(pool_width):
+            value = x[:, :, _tap_slice(i, stride, out_height), _tap_slice(j, stride, out_width)]
+            # NaN wins, like np.argmax; strict > keeps the first of equal maxima.
+            better = (value > out) | (np.isnan(value) & ~np.isnan(out))
+            np.copyto(out, value, where=better)
+            winner[better] = i * pool_width + j
+
+
+def _numpy_max_pool_backward_into(dout, winner, dx, pool_height, pool_width, stride):
+    """Route dout to the winning positions, summing where windows overlap."""
+    out_height, out_width = dout.shape[2:]
+    dx[...] = 0
+    for i in range(pool_height):
+        for j in range(pool_width):
+            routed = np.where(winner == i * pool_width + j, dout, 0)
+            dx[:, :, _tap_slice(i, stride, out_height), _tap_slice(j, stride, out_width)] += routed
+
+
+_NUMPY_KERNELS = types.SimpleNamespace(
+    im2col_into=_numpy_im2col_into,
+    col2im_into=_numpy_col2im_into,
+    max_pool_forward_into=_numpy_max_pool_forward_into,
+    max_pool_backward_into=_numpy_max_pool_backward_into,
+)
+
+
+def _kernels():
+    """The compiled kernels, or the NumPy ones after a single warning if the extension is missing."""
+    global _fallback_warned
+    if _compiled is not None:
+        return _compiled
+    if not _fallback_warned:
+        _fallback_warned = True
+        warnings.warn(EXTENSION_MISSING, RuntimeWarning, stacklevel=3)
+    return _NUMPY_KERNELS
+
+
+def _float_array(array, layer, name):
+    array = np.asarray(array)
+    if array.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{layer}: {name} must be float32 or float64, got {array.dtype}")
+    return array
+
+
+def _check_window_fits(layer, axis, size, pad, window):
+    if size + 2 * pad < window:
+        raise ValueError(
+            f"{layer}: a window of {window} does not fit the {axis} {size} padded by {pad} on each side"
+        )
+
+
+def _conv_settings(x, w, b, conv_param, layer):
+    """(stride, pad) after checking every shape the convolution relies on."""
+    check_image_batch(x, layer)
+    if w.ndim != 4:
+        raise ValueError(f"{layer} expects w of shape (F, C, HH, WW), got {w.shape}")
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(f"{layer}: x has {x.shape[1]} channels (shape {x.shape}) but w expects "
+                         f"{w.shape[1]} (shape {w.shape})")
+    if b.shape != (w.shape[0],):
+        raise ValueError(f"{layer}: b has shape {b.shape}, expected ({w.shape[0]},) for w {w.shape}")
+    stride = int_setting(conv_param, "conv_param", "stride", 1)
+    pad = int_setting(conv_param, "conv_param", "pad", 0)
+    _check_window_fits(layer, "height", x.shape[2], pad, w.shape[2])
+    _check_window_fits(layer, "width", x.shape[3], pad, w.shape[3])
+    return stride, pad
+
+
+def _pool_settings(x, pool_param, layer):
+    """(pool_height, pool_width, stride) after checking them against x."""
+    check_image_batch(x, layer)
+    pool_height = int_setting(pool_param, "pool_param", "pool_height", 1)
+    pool_width = int_setting(pool_param, "pool_param", "pool_width", 1)
+    stride = int_setting(pool_param, "pool_param", "stride", 1)
+    _check_window_fits(layer, "height", x.shape[2], 0, pool_height)
+    _check_window_fits(layer, "width", x.shape[3], 0, pool_width)
+    return pool_height, pool_width, stride
+
+
+def _chunks(total, size):
+    for start in range(0, total, size):
+        yield start, min(total, start + size)
+
+
+def _images_per_chunk(n, bytes_per_image, chunk_bytes):
+    """How many images to process at once; chunk_bytes None means the whole batch."""
+    if chunk_bytes is None:
+        return max(1, n)
+    return max(1, min(n, chunk_bytes // bytes_per_image))
+
+
+class _ConvGeometry:
+    """Checked sizes of one convolution: x (N, C, H, W), w (F, C, HH, WW)."""
+
+    def __init__(self, x, w, b, conv_param, layer):
+        self.stride, self.pad = _conv_settings(x, w, b, conv_param, layer)
+        self.n, self.channels, height, width = x.shape
+        self.filters, _, self.filter_height, self.filter_width = w.shape
+        self.out_height = _output_size(height, self.pad, self.filter_height, self.stride)
+        self.out_width = _output_size(width, self.pad, self.filter_width, self.stride)
+        self.out_shape = (self.n, self.filters, self.out_height, self.out_width)
+        self.window = (self.filter_height, self.filter_width, self.pad, self.stride)
+
+    def winograd_suits(self, kernels):
+        """Winograd F(2x2, 3x3) needs the compiled kernels, 3x3 filters and stride 1."""
+        return (kernels is _compiled and _compiled is not None
+                and (self.filter_height, self.filter_width, self.stride) == (3, 3, 1))
+
+
+def _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes):
+    """out = weights @ columns + bias, one matrix product per image, in groups of images."""
+    plane = geometry.out_height * geometry.out_width
+    group = _images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
+    cols_buffer = np.empty((group, weights.shape[1], plane), dtype=x.dtype)
+    out = np.empty((geometry.n, geometry.filters, plane), dtype=x.dtype)
+    for n0, n1 in _chunks(geometry.n, group):
+        cols = cols_buffer[:n1 - n0]
+        kernels.im2col_into(x, cols, n0, n1, *geometry.window)
+        # The bias is added while this group's output is still in the cache.
+        np.add(np.matmul(weights, cols, out=out[n0:n1]), bias[:, None], out=out[n0:n1])
+    return out.reshape(geometry.out_shape)
+
+
+def _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes):
+    """dx and dw (as weights' shape); the columns are recomputed group by group, not cached."""
+    plane = geometry.out_height * geometry.out_width
+    dout = dout.reshape(geometry.n, geometry.filters, plane)
+    group = _images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
+    cols_buffer = np.empty((group, weights.shape[1], plane), dtype=x.dtype)
+    dw_buffer = np.empty((group,) + weights.shape, dtype=x.dtype)
+    dw = np.zeros_like(weights)
+    dx = np.empty_like(x)
+    for n0, n1 in _chunks(geometry.n, group):
+        cols = cols_buffer[:n1 - n0]
+        kernels.im2col_into(x, cols, n0, n1, *geometry.window)
+        dw += np.matmul(dout[n0:n1], cols.transpose(0, 2, 1), out=dw_buffer[:n1 - n0]).sum(axis=0)
+        # The columns are no longer needed: their buffer receives their gradient.
+        np.matmul(weights.T, dout[n0:n1], out=cols)
+        kernels.col2im_into(cols, dx, n0, n1, *geometry.window)
+    return dx, dw
+
+
+# Winograd's filter transform: G g G^T turns each 3x3 filter into a 4x4 block.
+_WINOGRAD_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def _winograd_tiles(geometry):
+    return ((geometry.out_height + 1) // 2) * ((geometry.out_width + 1) // 2)
+
+
+def _block_buffer(rows, columns, dtype):
+    """A (16, rows * columns) work array whose 16 planes do not start 4 KiB apart.
+
+    The transform kernels write one element to each of the 16 planes per tile; at
+    a multiple of 4 KiB apart those 16 streams fall into one set of the L1 cache
+    and evict each other (4x slower on the CPUs measured).
+    """
+    itemsize = np.dtype(dtype).itemsize
+    length = rows * columns + 64 // itemsize
+    while not 512 <= (length * itemsize) % 4096 <= 3584:
+        length += 64 // itemsize
+    return np.empty((16, length), dtype=dtype)
+
+
+def _winograd_groups(geometry, dtype, chunk_bytes):
+    """Yield (n0, n1, blocks_in, blocks_out): image groups with work arrays of shapes
+    (16, channels, tiles) and (16, filters, tiles), reused between groups."""
+    tiles = _winograd_tiles(geometry)
+    per_image = 16 * (geometry.channels + geometry.filters) * tiles * np.dtype(dtype).itemsize
+    group = _images_per_chunk(geometry.n, per_image, chunk_bytes)
+    in_buffer = _block_buffer(geometry.channels, group * tiles, dtype)
+    out_buffer = _block_buffer(geometry.filters, group * tiles, dtype)
+    for n0, n1 in _chunks(geometry.n, group):
+        count = (n1 - n0) * tiles
+        yield (n0, n1, in_buffer[:, :geometry.channels * count].reshape(16, -1, count),
+               out_buffer[:, :geometry.filters * count].reshape(16, -1, count))
+
+
+def _winograd_filters(w, dtype):
+    """(16, F, C): G g G^T of every filter, one (F, C) matrix per element of the 4x4 block."""
+    g = _WINOGRAD_G.astype(dtype)
+    blocks = g @ w.astype(dtype, copy=False) @ g.T
+    return np.ascontiguousarray(blocks.transpose(2, 3, 0, 1)).reshape(16, *w.shape[:2])
+
+
+def _winograd_forward(x, w, bias, geometry, chunk_bytes):
+    """3x3, stride 1 convolution by Winograd F(2x2, 3x3): 16 matrix products per group of images."""
+    filters = _winograd_filters(w, x.dtype)
+    out = np.empty(geometry.out_shape, dtype=x.dtype)
+    for n0, n1, inputs, products in _winograd_groups(geometry, x.dtype, chunk_bytes):
+        _compiled.winograd_input_into(x, inputs, n0, n1, geometry.pad)
+        np.matmul(filters, inputs, out=products)
+        _compiled.winograd_output_into(products, bias, out, n0, n1, geometry.pad)
+    return out
+
+
+def _winograd_backward(dout, x, w, geometry, chunk_bytes):
+    """dx and dw of _winograd_forward, through the adjoints of its transforms."""
+    filters = _winograd_filters(w, x.dtype)
+    dfilters = np.zeros_like(filters)
+    dx = np.empty_like(x)
+    for n0, n1, inputs, grads in _winograd_groups(geometry, x.dtype, chunk_bytes):
+        _compiled.winograd_input_into(x, inputs, n0, n1, geometry.pad)
+        _compiled.winograd_output_adjoint_into(dout, grads, n0, n1, geometry.pad)
+        dfilters += np.matmul(grads, inputs.transpose(0, 2, 1))
+        # The transformed inputs are no longer needed: their buffer receives their gradient.
+        np.matmul(filters.transpose(0, 2, 1), grads, out=inputs)
+        _compiled.winograd_input_adjoint_into(inputs, dx, n0, n1, geometry.pad)
+    g = _WINOGRAD_G.astype(x.dtype)
+    # The adjoint of the filter transform: G^T dU G for every (filter, channel) pair.
+    blocks = dfilters.reshape(4, 4, *w.shape[:2]).transpose(2, 3, 0, 1)
+    return dx, g.T @ blocks @ g
+
+
+def _conv_inputs(x, w, b, layer):
+    x = _float_array(x, layer, "x")
+    return np.ascontiguousarray(x), np.asarray(w), np.asarray(b)
+
+
+def _conv_forward(x, w, b, conv_param, kernels, chunk_bytes, layer, winograd):
+    x, w, b = _conv_inputs(x, w, b, layer)
+    geometry = _ConvGeometry(x, w, b, conv_param, layer)
+    bias = b.astype(x.dtype, copy=False)
+    if winograd and geometry.winograd_suits(kernels):
+        out = _winograd_forward(x, w, bias, geometry, chunk_bytes)
+    else:
+        weights = w.reshape(geometry.filters, -1).astype(x.dtype, copy=False)
+        out = _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes)
+    return out, (x, w, b, conv_param)
+
+
+def _conv_backward(dout, cache, kernels, chunk_bytes, layer, winograd):
+    x, w, b, conv_param = cache
+    geometry = _ConvGeometry(x, w, b, conv_param, layer)
+    dout = np.asarray(dout)
+    check_shape(f"{layer}: dout", dout, geometry.out_shape)
+    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+    if winograd and geometry.winograd_suits(kernels):
+        dx, dw = _winograd_backward(dout, x, w, geometry, chunk_bytes)
+    else:
+        weights = w.reshape(geometry.filters, -1).astype(x.dtype, copy=False)
+        dx, dw = _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes)
+    db = dout.sum(axis=(0, 2, 3))
+    return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), db.astype(b.dtype, copy=False)
+
+
+def conv_forward_fast(x, w, b, conv_param):
+    """Convolution by the fastest method available for its shape.
+
+    3x3 filters at stride 1 use Winograd's F(2x2, 3x3) algorithm (2.25 times
+    fewer multiplications; needs the compiled extension); everything else uses
+    im2col and matrix products, as conv_forward_im2col.
+
+    Inputs:
+    - x: images of shape (N, C, H, W), float32 or float64.
+    - w: filters of shape (F, C, HH, WW).
+    - b: biases of shape (F,).
+    - conv_param: dict with int 'stride' (>= 1) and 'pad' (>= 0, zeros on every side).
+
+    Returns:
+    - out: array of shape (N, F, H_out, W_out) and x's dtype, where
+      H_out = 1 + (H + 2 * pad - HH) // stride and W_out = 1 + (W + 2 * pad - WW) // stride.
+    - cache: (x, w, b, conv_param).
+    """
+    return _conv_forward(x, w, b, conv_param, _kernels(), CHUNK_BYTES, "conv_forward_fast", True)
+
+
+def conv_backward_fast(dout, cache):
+    """Backward pass of conv_forward_fast (or of any forward of this module).
+
+    Inputs:
+    - dout: upstream gradient of shape (N, F, H_out, W_out).
+    - cache: (x, w, b, conv_param) from the forward pass.
+
+    Returns:
+    - dx: gradient of shape (N, C, H, W), x's dtype.
+    - dw: gradient of shape (F, C, HH, WW), w's dtype.
+    - db: gradient of shape (F,), b's dtype.
+    """
+    return _conv_backward(dout, cache, _kernels(), CHUNK_BYTES, "conv_backward_fast", True)
+
+
+def conv_forward_im2col(x, w, b, conv_param):
+    """Convolution through im2col and a matrix product per image, a cache-sized group at a time.
+
+    Inputs, outputs and cache as conv_forward_fast.
+    """
+    return _conv_forward(x, w, b, conv_param, _kernels(), CHUNK_BYTES, "conv_forward_im2col", False)
+
+
+def conv_backward_im2col(dout, cache):
+    """Backward pass of conv_forward_im2col; as conv_backward_fast."""
+    return _conv_backward(dout, cache, _kernels(), CHUNK_BYTES, "conv_backward_im2col", False)
+
+
+def conv_forward_strides(x, w, b, conv_param):
+    """Convolution with the columns of the whole batch built from a strided NumPy view.
+
+    Needs no compiled code. Inputs, outputs and cache as conv_forward_fast.
+    """
+    return _conv_forward(x, w, b, conv_param, _NUMPY_KERNELS, None, "conv_forward_strides", False)
+
+
+def conv_backward_strides(dout, cache):
+    """Backward pass of conv_forward_strides, in NumPy only; as conv_backward_fast."""
+    return _conv_backward(dout, cache, _NUMPY_KERNELS, None, "conv_backward_strides", False)
+
+
+def _pool_output_shape(x, pool_height, pool_width, stride):
+    n, channels, height, width = x.shape
+    return (n, channels, _output_size(height, 0, pool_height, stride),
+            _output_size(width, 0, pool_width, stride))
+
+
+def _pool_backward_setup(dout, cache, layer):
+    """(x, settings, winner, dout) after checking dout against the cache."""
+    x, pool_param, winner = cache
+    settings = _pool_settings(x, pool_param, layer)
+    dout = np.asarray(dout)
+    check_shape(f"{layer}: dout", dout, winner.shape)
+    return x, settings, winner, np.ascontiguousarray(dout, dtype=x.dtype)
+
+
+def max_pool_forward_fast(x, pool_param):
+    """Max pooling for any window and stride, one pass over x.
+
+    Inputs:
+    - x: array of shape (N, C, H, W), float32 or float64.
+    - pool_param: dict with int 'pool_height', 'pool_width' and 'stride' (all >= 1).
+
+    Returns:
+    - out: array of shape (N, C, H_out, W_out) and x's dtype, where
+      H_out = 1 + (H - pool_height) // stride and W_out = 1 + (W - pool_width) // stride.
+    - cache: (x, pool_param, winner), winner of shape (N, C, H_out, W_out) holding
+      i * pool_width + j for the maximum at row i, column j of each window.
+    """
+    x = _float_array(x, "max_pool_forward_fast", "x")
+    settings = _pool_settings(x, pool_param, "max_pool_forward_fast")
+    x = np.ascontiguousarray(x)
+    shape = _pool_output_shape(x, *settings)
+    out = np.empty(shape, dtype=x.dtype)
+    winner = np.empty(shape, dtype=np.int32)
+    _kernels().max_pool_forward_into(x, out, winner, *settings)
+    return out, (x, pool_param, winner)
+
+
+def max_pool_backward_fast(dout, cache):
+    """Backward pass of max pooling: each window's gradient goes to its maximum.
+
+    Inputs:
+    - dout: upstream gradient of shape (N, C, H_out, W_out).
+    - cache: (x, pool_param, winner) from any max_pool_forward_* of this module.
+
+    Returns:
+    - dx: gradient of shape (N, C, H, W), x's dtype (sums where windows overlap).
+    """
+    x, settings, winner, dout = _pool_backward_setup(dout, cache, "max_pool_backward_fast")
+    dx = np.empty_like(x)
+    _kernels().max_pool_backward_into(dout, winner, dx, *settings)
+    return dx
+
+
+def _check_tiling(settings, layer):
+    pool_height, pool_width, stride = settings
+    if not pool_height == pool_width == stride:
+        raise ValueError(
+            f"{layer} needs windows that tile the image (pool_height == pool_width == stride), "
+            f"got {pool_height}x{pool_width} with stride {stride}; use max_pool_forward_fast"
+        )
+    return stride
+
+
+def _tiles(x, size, out_height, out_width):
+    """(N, C, H_out, W_out, size * size) view of the non-overlapping windows, as a reshape-able copy."""
+    n, channels = x.shape[:2]
+    cropped = x[:, :, :out_height * size, :out_width * size]
+    blocks = cropped.reshape(n, channels, out_height, size, out_width, size)
+    return blocks.transpose(0, 1, 2, 4, 3, 5).reshape(n, channels, out_height, out_width, size * size)
+
+
+def max_pool_forward_reshape(x, pool_param):
+    """Max pooling by reshaping x into its tiles; only for pool_height == pool_width == stride.
+
+    Inputs, outputs and cache as max_pool_forward_fast.
+    """
+    x = _float_array(x, "max_pool_forward_reshape", "x")
+    settings = _pool_settings(x, pool_param, "max_pool_forward_reshape")
+    size = _check_tiling(settings, "max_pool_forward_reshape")
+    _, _, out_height, out_width = _pool_output_shape(x, *settings)
+    tiles = _tiles(x, size, out_height, out_width)
+    winner = tiles.argmax(axis=-1)
+    out = np.take_along_axis(tiles, winner[..., None], axis=-1)[..., 0]
+    return out, (x, pool_param, winner.astype(np.int32))
+
+
+def max_pool_backward_reshape(dout, cache):
+    """Backward pass of max_pool_forward_reshape (tiling windows only); as max_pool_backward_fast."""
+    x, settings, winner, dout = _pool_backward_setup(dout, cache, "max_pool_backward_reshape")
+    size = _check_tiling(settings, "max_pool_backward_reshape")
+    n, channels, out_height, out_width = winner.shape
+    tile_grads = np.zeros((n, channels, out_height, out_width, size * size), dtype=x.dtype)
+    np.put_along_axis(tile_grads, winner[..., None], dout[..., None], axis=-1)
+    dx = np.zeros_like(x)
+    dx[:, :, :out_height * size, :out_width * size] = (
+        tile_grads.reshape(n, channels, out_height, out_width, size, size)
+        .transpose(0, 1, 2, 4, 3, 5)
+        .reshape(n, channels, out_height * size, out_width * size)
+    )
+    return dx
+
+
+def max_pool_forward_im2col(x, pool_param):
+    """Max pooling for any window and stride, as an argmax over im2col columns.
+
+    Every channel is treated as a one-channel image. Inputs, outputs and cache
+    as max_pool_forward_fast.
+    """
+    x = _float_array(x, "max_pool_forward_im2col", "x")
+    pool_height, pool_width, stride = _pool_settings(x, pool_param, "max_pool_forward_im2col")
+    shape = _pool_output_shape(x, pool_height, pool_width, stride)
+    n, channels, height, width = x.shape
+    planes = np.ascontiguousarray(x).reshape(n * channels, 1, height, width)
+    cols = np.empty((n * channels, pool_height * pool_width, shape[2] * shape[3]), dtype=x.dtype)
+    _kernels().im2col_into(planes, cols, 0, n * channels, pool_height, pool_width, 0, stride)
+    winner = cols.argmax(axis=1)[:, None]
+    out = np.take_along_axis(cols, winner, axis=1)
+    return out.reshape(shape), (x, pool_param, winner.reshape(shape).astype(np.int32))
+
+
+def max_pool_backward_im2col(dout, cache):
+    """Backward pass of max_pool_forward_im2col, through col2im; as max_pool_backward_fast."""
+    x, (pool_height, pool_width, stride), winner, dout = _pool_backward_setup(
+        dout, cache, "max_pool_backward_im2col")
+    n, channels, height, width = x.shape
+    plane = dout.shape[2] * dout.shape[3]
+    dcols = np.zeros((n * channels, pool_height * pool_width, plane), dtype=x.dtype)
+    np.put_along_axis(dcols, winner.reshape(n * channels, 1, plane), dout.reshape(n * channels, 1, plane), axis=1)
+    dx = np.empty((n * channels, 1, height, width), dtype=x.dtype)
+    _kernels().col2im_into(dcols, dx, 0, n * channels, pool_height, pool_width, 0, stride)
+    return dx.reshape(x.shape)
