@@ -46,6 +46,7 @@ def _holds_both_datasets(root):
 
 def build(args):
     from autograder import build_autograder_zip, check_build, format_table
+    from course_tools.known_mistakes import known_mistake_outputs
     from course_tools.release import build_release
 
     manifest = load_manifest(REPO_ROOT / "course.toml")
@@ -64,7 +65,8 @@ def build(args):
         release_dir = build_release(assignment, REPO_ROOT)
         _progress(f"[{assignment}] building the autograder (seed {seed})")
         candidate = dist / f".{assignment}-autograder.zip.candidate"
-        build_autograder_zip(assignment, REPO_ROOT, candidate, seed, release_dir)
+        known = known_mistake_outputs(assignment, REPO_ROOT, seed)  # the corpus' wrong variants, for diagnoses
+        build_autograder_zip(assignment, REPO_ROOT, candidate, seed, release_dir, known_mistakes=known)
         _progress(f"[{assignment}] grading the reference and the untouched release")
         try:
             report = check_build(assignment, REPO_ROOT, candidate, release_dir,
