@@ -169,9 +169,10 @@ def shape_relations(out):
         for order in itertools.permutations(range(wanted.ndim)):
             if list(order) != sorted(order) and actual.shape == tuple(wanted.shape[i] for i in order) \
                     and close(actual, wanted.transpose(order)):
-                what = "the transpose of" if wanted.ndim == 2 else f"with its axes permuted {order} relative to"
-                return [diagnosis("transposed", f"your {out.key} (shape {actual.shape}) is {what} {out.wanted_name}: "
-                                                "check the order of the factors or axes")]
+                what = (f"is the transpose of {out.wanted_name}" if wanted.ndim == 2 else
+                        f"holds {out.wanted_name} with its axes in the order {order}")
+                return [diagnosis("transposed", f"your {out.key} (shape {actual.shape}) {what}: check the order of "
+                                                "the factors or of the axes")]
     if close(actual.reshape(wanted.shape), wanted):
         if tuple(d for d in actual.shape if d != 1) == tuple(d for d in wanted.shape if d != 1):
             return [diagnosis("keepdims", f"your {out.key} has the right values in shape {actual.shape} instead of "
@@ -250,16 +251,20 @@ def additive_terms(out):
     return terms
 
 
+TERM_READINGS = ((1, "plus", "is that term added where it does not belong (or twice)?"),
+                 (-1, "minus", "is that term missing?"),
+                 (2, "plus twice", "is that term added where it should be subtracted?"),
+                 (-2, "minus twice", "is that term subtracted where it should be added?"))
+
+
 def additive_relations(out):
     difference = out.actual.astype(np.float64) - out.wanted.astype(np.float64)
     for term, label in additive_terms(out):
         if not nontrivial(term):
             continue
-        for coefficient, words in ((1, "an extra"), (-1, "a missing"), (2, "twice an extra"), (-2, "twice a missing")):
+        for coefficient, words, question in TERM_READINGS:
             if close(out.actual, out.wanted + coefficient * term) and close(difference, coefficient * term):
-                hint = " (subtracted where it should be added?)" if coefficient == -2 else ""
-                return [diagnosis("term", f"your {out.key} differs from {out.wanted_name} by {words} term "
-                                          f"{label}{hint}")]
+                return [diagnosis("term", f"your {out.key} equals {out.wanted_name} {words} {label}: {question}")]
     return []
 
 
@@ -284,6 +289,24 @@ def masked_relations(out):
         found.append(diagnosis("inverted_mask", f"your {out.key} is non-zero exactly where {out.wanted_name} is zero, "
                                                 "and zero elsewhere: is a mask or a comparison inverted?"))
     return found[:1]
+
+
+def dropped_relation(out):
+    """Some entries zeroed regardless of sign, the others the expected ones (perhaps scaled): a dropout mask."""
+    actual, wanted = out.actual.astype(np.float64), out.wanted.astype(np.float64)
+    zeroed, kept = (actual == 0) & (wanted != 0), actual != 0
+    if np.any(kept & (wanted == 0)) or min(np.count_nonzero(zeroed), np.count_nonzero(kept)) < max(2, wanted.size // 20):
+        return []
+    if not all(np.any(part & (wanted > 0)) and np.any(part & (wanted < 0)) for part in (zeroed, kept)):
+        return []
+    ratio = float(np.median(actual[kept] / wanted[kept]))
+    if not close(actual[kept], ratio * wanted[kept]):
+        return []
+    label = next((f"times {label}" for value, label, _ in out.knowns.factors() if np.isclose(ratio, value, rtol=1e-9)),
+                 "unchanged" if np.isclose(ratio, 1.0, rtol=1e-9) else "scaled by a constant")
+    return [diagnosis("dropped", f"your {out.key} is {out.wanted_name} with {int(np.count_nonzero(zeroed))} of "
+                                 f"{wanted.size} entries set to zero and the others {label}: is a dropout mask applied "
+                                 "where none belongs (in test mode?), or the wrong one?")]
 
 
 def state_relation(out):
@@ -339,7 +362,8 @@ def output_relations(out, expected, program):
     if not nontrivial(out.wanted) or close(out.actual, out.wanted):
         return dtype_relation(out)
     found = dtype_relation(out) + mode_relation(out, expected, program) + state_relation(out)
-    for relation in (sign_relation, factor_relations, additive_relations, masked_relations, reduction_relations):
+    for relation in (sign_relation, factor_relations, additive_relations, masked_relations, dropped_relation,
+                     reduction_relations):
         if found:
             break
         found += relation(out)
@@ -471,7 +495,7 @@ def matches_known(outputs, expected, known_outputs, tolerances):
         elif not within(got, value, max(tol, CLOSE)):
             return False
         want = expected.get(key)
-        if want is not None and (want.shape != value.shape or not within(value, want, max(tol, CLOSE))):
+        if want is None or want.shape != value.shape or not within(value, want, max(tol, CLOSE)):
             differs = True
     return differs
 
