@@ -1,15 +1,28 @@
 """Diagnoses: each relation fires on its constructed mistake and on nothing else; known mistakes are recognised
 end to end; no diagnosis on a passing test, the reference or a correct variant; no expected value revealed."""
+import io
 import json
 import re
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from autograder import layout
 from autograder.harness import diagnose
 from autograder.harness.judge import CheckResult, Verdict
 from autograder.harness.report import LIKELY_CAUSE, feedback_text
+from autograder.suites import CATALOG
 from autograder.suites.spec import Check, call, inp, method, program, res
+from course_tools import fidelity
+from course_tools.manifest import load_manifest
+
+CORPUS = fidelity.load_corpus()
+WRONG = [variant for variant in CORPUS if variant.wrong]
+CORRECT = [variant for variant in CORPUS if not variant.wrong]
+ASSIGNMENTS = load_manifest(fidelity.REPO_ROOT / "course.toml").assignment_ids
 
 # Constructed cases ----------------------------------------------------------------------------------
 
@@ -264,3 +277,118 @@ def test_constructed_diagnoses_reveal_no_value(name):
     actual, expected, inputs, body, extra = case(np.random.default_rng(3), name)
     for item in diagnoses_of(actual, expected, inputs, body, extra):
         assert revealed_numbers(item["message"], body) == [], item
+
+
+# End to end: the fidelity corpus graded with zips that hold the known mistakes ------------------------
+
+TARGET_SHARE = 0.9  # of the corpus' wrong variants whose own known diagnosis appears
+
+
+class DiagnosedCorpus:
+    """Each assignment's zip built with its known mistakes, and every variant graded on the tests of the
+    functions it patches (the tests where its own diagnosis must appear), two gradings at a time."""
+
+    def __init__(self, work_dir, data_dir):
+        self.work_dir = Path(work_dir)
+        self.data_dir = data_dir
+        self.assignments = {}
+
+    def __getitem__(self, assignment):
+        if assignment not in self.assignments:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("COURSE_DATA_DIR", str(self.data_dir))
+                self.assignments[assignment] = self.grade(assignment)
+        return self.assignments[assignment]
+
+    def grade(self, assignment):
+        from autograder import build_autograder_zip, grade_submission
+        from course_tools.known_mistakes import known_mistake_outputs
+
+        seed = load_manifest(fidelity.REPO_ROOT / "course.toml").seed
+        stubs = fidelity.write_stub_library(assignment, fidelity.REPO_ROOT, self.work_dir / assignment / "release")
+        known = known_mistake_outputs(assignment, fidelity.REPO_ROOT, seed)
+        zip_path = build_autograder_zip(assignment, fidelity.REPO_ROOT, self.work_dir / f"{assignment}.zip", seed=seed,
+                                        release_dir=stubs, known_mistakes=known)
+        grader = fidelity.AssignmentGrader(assignment, self.work_dir, zip_path=zip_path).prepare()
+
+        def graded(variant):
+            numbers = [item.number for item in grader.planned if item.test.function in variant.functions]
+            folder = grader.submission(variant)
+            results = grade_submission(assignment, folder, zip_path, only=numbers)
+            return variant.name, [test for test in results["tests"] if test["number"] in numbers]
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            tests = dict(pool.map(graded, [v for v in CORPUS if v.assignment == assignment]))
+        return {"tests": tests, "reference": grader.grade_reference()["tests"], "zip": zip_path, "known": known}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, standin_dir):
+    return DiagnosedCorpus(tmp_path_factory.mktemp("diagnosed"), standin_dir)
+
+
+def diagnosis_kinds(tests):
+    return [item["kind"] for test in tests for item in test["extra_data"]["diagnoses"]]
+
+
+def test_most_wrong_variants_get_their_own_diagnosis(corpus):
+    named = {variant.name: f"known:{variant.name}" in diagnosis_kinds(corpus[variant.assignment]["tests"][variant.name])
+             for variant in WRONG}
+    share = sum(named.values()) / len(named)
+    missed = sorted(name for name, found in named.items() if not found)
+    print(f"\n{sum(named.values())} of {len(named)} wrong variants ({share:.0%}) get their own diagnosis; "
+          f"missed: {', '.join(missed) or 'none'}")
+    assert share >= TARGET_SHARE, missed
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_no_diagnosis_on_correct_variants_the_reference_or_passing_tests(corpus, assignment):
+    graded = corpus[assignment]
+    for variant in (v for v in CORRECT if v.assignment == assignment):
+        assert diagnosis_kinds(graded["tests"][variant.name]) == [], variant.name
+    assert diagnosis_kinds(graded["reference"]) == []
+    for tests in graded["tests"].values():
+        for test in tests:
+            if test["status"] == "passed":
+                assert test["extra_data"]["diagnoses"] == [] and LIKELY_CAUSE not in test["output"]
+            lines = [line for line in test["output"].splitlines() if line.startswith(LIKELY_CAUSE)]
+            assert lines == [f"{LIKELY_CAUSE} {item['message']}" for item in test["extra_data"]["diagnoses"]]
+
+
+def expected_values(zip_path):
+    """{test id: every expected float of the test} from the zip's fixtures."""
+    with zipfile.ZipFile(zip_path) as archive, np.load(io.BytesIO(archive.read(layout.FIXTURES))) as fixtures:
+        values = {}
+        for key in fixtures.files:
+            test_id, part, _ = layout.split_fixture_key(key)
+            if part == "out" and fixtures[key].dtype.kind == "f":
+                values.setdefault(test_id, []).append(np.ravel(fixtures[key]))
+    return {test_id: np.concatenate(arrays) for test_id, arrays in values.items()}
+
+
+def shown_expected_values(text, values):
+    """Numbers of ``text`` written with 4 or more significant digits that are an expected value, rounded."""
+    shown = []
+    for token in NUMBER.findall(text):
+        digits = len(re.sub(r"e.*|[-.]", "", token).lstrip("0"))
+        number = float(token)
+        if digits >= 4 and number != 0:
+            half_unit = 0.5 * 10 ** (np.floor(np.log10(abs(number))) - digits + 1)
+            if np.any(np.abs(values - number) <= half_unit * (1 + 1e-9)):
+                shown.append(token)
+    return shown
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_no_expected_value_is_revealed(corpus, assignment):
+    """Diagnoses hold no number but shapes, counts and the program's settings, and no feedback of a wrong
+    variant writes an expected value."""
+    graded = corpus[assignment]
+    values = expected_values(graded["zip"])
+    hidden = {test.title: test for key in CATALOG for test in CATALOG[key]}
+    for tests in graded["tests"].values():
+        for test in tests:
+            for item in test["extra_data"]["diagnoses"]:
+                assert revealed_numbers(item["message"], hidden[test["name"]].program) == [], item
+            shown = shown_expected_values(test["output"], values.get(hidden[test["name"]].id, np.zeros(0)))
+            assert shown == [], test["output"]

@@ -74,7 +74,7 @@ class Knowns:
         self.inputs = inputs
         values = [(key, value) for key, value in program_values(program.get("calls", []))
                   if isinstance(value, (int, float)) and not isinstance(value, bool)]
-        self.probabilities = sorted({float(v) for k, v in values if k in ("p", "keep_prob", "dropout") and 0 < v < 1})
+        self.probabilities = sorted({(k, float(v)) for k, v in values if k in ("p", "keep_prob", "dropout") and 0 < v < 1})
         self.classes = next((int(v) for k, v in values if k in ("num_classes", "output_size")), None)
         if self.classes is None and np.ndim(expected.get("scores")) == 2:
             self.classes = int(expected["scores"].shape[1])
@@ -95,11 +95,11 @@ class Knowns:
             c = self.classes
             found += [(1.0 / c, f"1/C (C = {c}, the number of classes)", "did you divide by the number of classes?"),
                       (float(c), f"C = {c}, the number of classes", "did you sum over the classes?")]
-        for p in self.probabilities:
-            found += [(p, f"p = {number(p)}", "is a dropout scale written with p where 1 - p (or 1/(1 - p)) belongs?"),
-                      (1 - p, f"1 - p (p = {number(p)})", "is a 1/(1 - p) scale missing or applied the wrong way?"),
-                      (1 / p, f"1/p (p = {number(p)})", "is the scale 1/p where it should be 1/(1 - p)?"),
-                      (1 / (1 - p), f"1/(1 - p) (p = {number(p)})", "is the 1/(1 - p) scale applied once too often?")]
+        question = "is a dropout scale missing, applied twice, or written with the keep and drop probabilities swapped?"
+        for name, p in self.probabilities:
+            setting = f"{name} = {number(p)}"
+            found += [(p, setting, question), (1 - p, f"1 - {name} ({setting})", question),
+                      (1 / p, f"1/{name} ({setting})", question), (1 / (1 - p), f"1/(1 - {name}) ({setting})", question)]
         distinct = []
         for value, label, question in found:
             if value != 1.0 and not any(np.isclose(value, seen[0], rtol=1e-9) for seen in distinct):
