@@ -3,6 +3,7 @@ end to end; no diagnosis on a passing test, the reference or a correct variant; 
 import io
 import json
 import re
+import shutil
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +15,7 @@ from autograder import layout
 from autograder.harness import diagnose
 from autograder.harness.judge import CheckResult, Verdict
 from autograder.harness.report import LIKELY_CAUSE, feedback_text
-from autograder.suites import CATALOG
+from autograder.suites import CATALOG, plan_tests
 from autograder.suites.spec import Check, call, inp, method, program, res
 from course_tools import fidelity
 from course_tools.manifest import load_manifest
@@ -285,8 +286,9 @@ TARGET_SHARE = 0.9  # of the corpus' wrong variants whose own known diagnosis ap
 
 
 class DiagnosedCorpus:
-    """Each assignment's zip built with its known mistakes, and every variant graded on the tests of the
-    functions it patches (the tests where its own diagnosis must appear), two gradings at a time."""
+    """Each assignment's zip built with its known mistakes; every variant (the reference library with its patch,
+    no checkpoints) graded on the tests of the functions it patches, where its own diagnosis must appear, and
+    the reference on every test of a function."""
 
     def __init__(self, work_dir, data_dir):
         self.work_dir = Path(work_dir)
@@ -300,6 +302,14 @@ class DiagnosedCorpus:
                 self.assignments[assignment] = self.grade(assignment)
         return self.assignments[assignment]
 
+    def submission(self, name, variant=None):
+        folder = self.work_dir / "submissions" / name
+        shutil.copytree(fidelity.REPO_ROOT / "course_lib", folder / "course_lib",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.c", "build"))
+        if variant is not None:
+            fidelity.apply_variant(variant, folder / "course_lib")
+        return folder
+
     def grade(self, assignment):
         from autograder import build_autograder_zip, grade_submission
         from course_tools.known_mistakes import known_mistake_outputs
@@ -309,17 +319,20 @@ class DiagnosedCorpus:
         known = known_mistake_outputs(assignment, fidelity.REPO_ROOT, seed)
         zip_path = build_autograder_zip(assignment, fidelity.REPO_ROOT, self.work_dir / f"{assignment}.zip", seed=seed,
                                         release_dir=stubs, known_mistakes=known)
-        grader = fidelity.AssignmentGrader(assignment, self.work_dir, zip_path=zip_path).prepare()
+        with zipfile.ZipFile(zip_path) as archive:
+            planned = plan_tests(json.loads(archive.read(layout.MANIFEST)))
 
         def graded(variant):
-            numbers = [item.number for item in grader.planned if item.test.function in variant.functions]
-            folder = grader.submission(variant)
-            results = grade_submission(assignment, folder, zip_path, only=numbers)
+            numbers = [item.number for item in planned if item.test.function in variant.functions]
+            results = grade_submission(assignment, self.submission(variant.name, variant), zip_path, only=numbers)
             return variant.name, [test for test in results["tests"] if test["number"] in numbers]
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             tests = dict(pool.map(graded, [v for v in CORPUS if v.assignment == assignment]))
-        return {"tests": tests, "reference": grader.grade_reference()["tests"], "zip": zip_path, "known": known}
+        functions = [item.number for item in planned if item.test.kind != "accuracy"]
+        reference = grade_submission(assignment, self.submission(f"{assignment}-reference"), zip_path, only=functions)
+        return {"tests": tests, "reference": [test for test in reference["tests"] if test["number"] in functions],
+                "zip": zip_path}
 
 
 @pytest.fixture(scope="module")
@@ -346,6 +359,7 @@ def test_no_diagnosis_on_correct_variants_the_reference_or_passing_tests(corpus,
     graded = corpus[assignment]
     for variant in (v for v in CORRECT if v.assignment == assignment):
         assert diagnosis_kinds(graded["tests"][variant.name]) == [], variant.name
+    assert graded["reference"] and all(test["status"] == "passed" for test in graded["reference"])
     assert diagnosis_kinds(graded["reference"]) == []
     for tests in graded["tests"].values():
         for test in tests:
