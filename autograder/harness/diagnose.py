@@ -459,16 +459,21 @@ def swapped_modes(program):
             "seed": program.get("seed", 0)}
 
 
+def probed_input(key):
+    """The input name of probe ``probe/<call>/<input>``."""
+    return key[len(PROBE_PREFIX):].split("/", 1)[1]
+
+
 def probe_relations(outputs, expected, inputs, program):
-    """Inputs the student's code modified in place where the reference leaves them as they were."""
+    """Inputs the student's code modified in place where the reference leaves them as they were (the fixtures
+    hold only the probes of inputs the reference changes)."""
     found = []
-    for key in sorted(expected):
-        if not key.startswith(PROBE_PREFIX) or key not in outputs:
+    for key in sorted(outputs):
+        if not key.startswith(PROBE_PREFIX) or key in expected:
             continue
         index, name = key[len(PROBE_PREFIX):].split("/", 1)
         given = inputs.get(name)
-        if given is None or not close(expected[key], given) or close(outputs[key], given) \
-                or outputs[key].shape != np.shape(given):
+        if given is None or outputs[key].shape != np.shape(given) or close(outputs[key], given):
             continue
         item = program["calls"][int(index)]
         where = item.get("fn") or item.get("method", "your code")
