@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import layout
-from autograder.harness.diagnose import PROBE_PREFIX, SWAPPED_PREFIX, probed_input, swapped_modes, with_probes
+from autograder.harness.programs import PROBE_PREFIX, SWAPPED_PREFIX, probed_input, swapped_modes, with_probes
 from autograder.sandbox import Limits, run_worker
 from autograder.suites import plan_tests, prerequisites
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from autograder import layout
-from autograder.harness import diagnose
+from autograder.harness import diagnose, programs
 from autograder.harness.judge import CheckResult, Verdict
 from autograder.harness.report import LIKELY_CAUSE, feedback_text
 from autograder.suites import CATALOG, plan_tests
@@ -105,7 +105,7 @@ def case(rng, name):
     if name == "mode":
         train = expected * 2.5 - 1.0
         return (train, expected, inputs, layer_program(bn_param={"mode": "test"}),
-                {diagnose.SWAPPED_PREFIX + "out": train})
+                {programs.SWAPPED_PREFIX + "out": train})
     raise ValueError(name)
 
 
@@ -192,8 +192,8 @@ def test_an_input_modified_in_place_is_named_with_its_call():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 5))
     body = layer_program()
-    probe = f"{diagnose.PROBE_PREFIX}0/x"
-    assert probe in diagnose.with_probes(body)["outputs"]
+    probe = f"{programs.PROBE_PREFIX}0/x"
+    assert probe in programs.with_probes(body)["outputs"]
     found = diagnoses_of(x + 1, x, {"x": x, "dout": x}, body, outputs={probe: np.maximum(x, 0)})
     assert [item["kind"] for item in found] == ["inplace"]
     assert "layers.some_layer modified its argument x in place" in found[0]["message"]
@@ -206,14 +206,14 @@ def test_an_input_modified_in_place_is_named_with_its_call():
 def test_probes_and_swapped_modes_leave_the_program_itself_alone():
     body = program([call("layers.batchnorm_forward", inp("x"), {"mode": "train", "running_mean": inp("rm")}),
                     method(res(0), "forward", inp("x"), True, 7)], {"out": res(0, 0)})
-    probed = diagnose.with_probes(body)
+    probed = programs.with_probes(body)
     assert probed["calls"] == body["calls"]
     assert probed["outputs"]["probe/0/rm"] == {"$a": [0, 1, "running_mean"]}
-    swapped = diagnose.swapped_modes(body)
+    swapped = programs.swapped_modes(body)
     assert swapped["calls"][0]["args"][1]["mode"] == "test"
     assert swapped["calls"][1]["args"][1] is False
     assert body["calls"][0]["args"][1]["mode"] == "train"
-    assert diagnose.swapped_modes(program([call("layers.relu_forward", inp("x"))], {"out": res(0)})) is None
+    assert programs.swapped_modes(program([call("layers.relu_forward", inp("x"))], {"out": res(0)})) is None
 
 
 def known_case():
@@ -353,6 +353,29 @@ def test_most_wrong_variants_get_their_own_diagnosis(corpus):
     print(f"\n{sum(named.values())} of {len(named)} wrong variants ({share:.0%}) get their own diagnosis; "
           f"missed: {', '.join(missed) or 'none'}")
     assert share >= TARGET_SHARE, missed
+
+
+GENERIC = {"affine_backward_forgets_reshape": "reshape", "affine_backward_db_averaged": "factor",
+           "relu_forward_absolute_value": "masked", "relu_backward_passes_negative_side": "inverted_mask",
+           "fc_two_layer_l2_missing_from_gradient": "term", "batchnorm_test_mode_uses_batch_statistics": "mode",
+           "fc_backward_dw_transposed": "transposed", "softmax_without_max_shift": "overflow",
+           "sgdm_velocity_never_stored": "state", "mlp_dropout_applied_at_test_time": "dropped",
+           "cross_entropy_forward_never_averages": "factor"}
+
+
+@pytest.mark.parametrize("name", sorted(GENERIC))
+def test_generic_relations_name_corpus_mistakes_in_real_gradings(corpus, name):
+    """The relations fire through the whole pipeline (probes and swapped-mode fixtures included)."""
+    variant = next(v for v in WRONG if v.name == name)
+    assert GENERIC[name] in diagnosis_kinds(corpus[variant.assignment]["tests"][name])
+
+
+def test_share_of_wrong_variants_with_a_generic_diagnosis(corpus):
+    """Reported, not a target: what a mistake outside the corpus can expect, roughly."""
+    generic = [v.name for v in WRONG if any(not kind.startswith("known:") for kind in
+                                            diagnosis_kinds(corpus[v.assignment]["tests"][v.name]))]
+    print(f"\n{len(generic)} of {len(WRONG)} wrong variants also get a generic diagnosis")
+    assert generic
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -16,7 +16,7 @@ import numpy as np
 from autograder import isolation, layout
 from autograder.harness.accuracy import grade_checkpoint, load_heldout
 from autograder.harness.collect import collect_submission
-from autograder.harness.diagnose import with_probes
+from autograder.harness.programs import with_probes
 from autograder.harness.judge import Judge, Verdict
 from autograder.harness.reference import ReferenceLibrary
 from autograder.harness.report import Report
