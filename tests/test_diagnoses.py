@@ -196,7 +196,7 @@ def test_an_input_modified_in_place_is_named_with_its_call():
     assert probe in programs.with_probes(body)["outputs"]
     found = diagnoses_of(x + 1, x, {"x": x, "dout": x}, body, outputs={probe: np.maximum(x, 0)})
     assert [item["kind"] for item in found] == ["inplace"]
-    assert "layers.some_layer modified its argument x in place" in found[0]["message"]
+    assert "your layers.some_layer changed x, which it received and must leave as it was" in found[0]["message"]
     assert diagnoses_of(x + 1, x, {"x": x, "dout": x}, body, outputs={probe: x.copy()}) == []
     # The reference changes it too (state it must update; the fixtures keep that probe): nothing to say.
     assert diagnoses_of(x + 1, x, {"x": x, "dout": x}, body, {probe: np.maximum(x, 0)},

@@ -376,8 +376,9 @@ def probe_relations(outputs, expected, inputs, program):
             continue
         item = program["calls"][int(index)]
         where = item.get("fn") or item.get("method", "your code")
-        found.append(diagnosis("inplace", f"your {where} modified its argument {name} in place: it must leave its "
-                                          "inputs as they were (work on a copy, e.g. x = x.copy() or out = x * mask)"))
+        found.append(diagnosis("inplace", f"your {where} changed {name}, which it received and must leave as it "
+                                          "was here: work on a copy (x = x.copy(), out = x * mask), and update "
+                                          "state only where the call asks for it"))
     return found
 
 
