@@ -15,11 +15,12 @@ loads none of the instructor-side modules.
 """
 
 
-def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir=None):
+def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir=None, known_mistakes=None):
     """See autograder.build.build_autograder_zip."""
     from autograder.build import build_autograder_zip as build
 
-    return build(assignment_id, repo_root, out_path, seed=seed, release_dir=release_dir)
+    return build(assignment_id, repo_root, out_path, seed=seed, release_dir=release_dir,
+                 known_mistakes=known_mistakes)
 
 
 def grade_submission(assignment_id, submission_path, zip_path=None, json_path=None, **options):

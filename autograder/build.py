@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import layout
+from autograder.harness.programs import PROBE_PREFIX, SWAPPED_PREFIX, probed_input, swapped_modes, with_probes
 from autograder.sandbox import Limits, run_worker
 from autograder.suites import assignment_prerequisites, plan_tests
 
@@ -36,12 +37,14 @@ class AutograderBuildError(RuntimeError):
 
 
 def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir=None,
-                         heldout_images=HELDOUT_IMAGES):
+                         heldout_images=HELDOUT_IMAGES, known_mistakes=None):
     """Write ``out_path``, the Gradescope autograder of ``assignment_id``; returns its path.
 
     release_dir: the student release (default ``<repo_root>/release/<id>``),
     whose ``course_lib`` is the stub the submissions are laid over. The data
     (real or stand-in) comes from ``course_lib.data_utils.data_dir()``.
+    known_mistakes: {variant name: {"hint": str, "outputs": {test id: {output: array}}}}, the known wrong
+    variants' outputs on this build's inputs (see course_tools.known_mistakes), stored next to the fixtures.
     """
     repo_root = Path(repo_root).resolve()
     release_dir = Path(release_dir) if release_dir is not None else repo_root / "release" / assignment_id
@@ -55,6 +58,8 @@ def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir
         copy_library(release_dir / "course_lib", staging / layout.STUBS / "course_lib")
         manifest["reference_seconds"] = write_fixtures(manifest, staging / layout.REFERENCE,
                                                        staging / layout.FIXTURES, seed)
+        if known_mistakes:
+            write_known_mistakes(known_mistakes, staging)
         manifest["standin"] = {}
         for dataset in sorted({c["dataset"] for c in manifest["checkpoints"]}):
             manifest["standin"][dataset] = write_heldout(dataset, staging / layout.HELDOUT / f"{dataset}.npz",
@@ -115,19 +120,34 @@ def draw_inputs(test, seed):
 def write_fixtures(manifest, reference_root, path, seed):
     """Run every hidden test's program on the reference in one worker; store inputs and outputs.
 
-    Returns {test id: the reference's time, see slow_seconds}.
+    The programs run with probes (inputs read back after each call), and the
+    programs with a train/test mode run once more with the modes swapped
+    (``swapped/<output>``): both serve the diagnoses. Returns {test id: the
+    reference's time, see slow_seconds}.
     """
     tests = [planned.test for planned in plan_tests(manifest) if not planned.test.scores_upload]
     inputs = [draw_inputs(test, seed) for test in tests]
+    swapped = [(index, program) for index, test in enumerate(tests)
+               if (program := swapped_modes(test.program)) is not None]
+    programs = [with_probes(test.program) for test in tests] + [program for _, program in swapped]
     budget = Limits(wall_seconds=600, memory_bytes=4 << 30)
-    result = run_worker({"programs": [test.program for test in tests]}, inputs, reference_root, budget)
+    result = run_worker({"programs": programs}, inputs + [inputs[index] for index, _ in swapped], reference_root,
+                        budget)
     if result.status != "ok":
         raise AutograderBuildError(f"running the reference on the hidden tests failed: {result.problem}\n{result.log}")
     arrays, seconds = {}, {}
+    for (index, _), (outputs, reply) in zip(swapped, result.programs[len(tests):]):
+        if reply.get("status") == "ok":
+            unswapped = result.programs[index][0]
+            arrays.update({layout.fixture_key(tests[index].id, "out", SWAPPED_PREFIX + name): value
+                           for name, value in outputs.items()
+                           if name in unswapped and not np.array_equal(value, unswapped[name])})
     for test, test_in, (outputs, reply) in zip(tests, inputs, result.programs):
         if reply.get("status") != "ok":
             raise AutograderBuildError(f"the reference fails hidden test {test.id!r}: {reply.get('error')}")
-        expected = {name: value for name, value in outputs.items() if not name.startswith("numeric/")}
+        # A probe is kept only where the reference changes that input: absent, the input is left as it was.
+        expected = {name: value for name, value in outputs.items() if not name.startswith("numeric/")
+                    and not (name.startswith(PROBE_PREFIX) and unchanged_input(name, value, test_in))}
         missing = [check.output for check in test.checks
                    if check.output and check.kind != "custom" and not any(
                        key == check.output or key.startswith(check.output + "/") for key in expected)]
@@ -139,6 +159,25 @@ def write_fixtures(manifest, reference_root, path, seed):
     with open(path, "wb") as file:
         np.savez_compressed(file, **arrays)
     return seconds
+
+
+def unchanged_input(probe, value, inputs):
+    given = inputs.get(probed_input(probe))
+    return given is not None and value.shape == given.shape and np.array_equal(value, given)
+
+
+def write_known_mistakes(known_mistakes, staging):
+    """The known wrong variants' outputs (an .npz) and their hints (JSON), next to the fixtures."""
+    arrays, hints = {}, {}
+    for variant, entry in sorted(known_mistakes.items()):
+        tests = sorted(entry["outputs"])
+        for test_id in tests:
+            arrays.update({layout.known_key(variant, test_id, name): np.asarray(value)
+                           for name, value in entry["outputs"][test_id].items()})
+        hints[variant] = {"hint": entry["hint"], "tests": tests}
+    with open(staging / layout.KNOWN_MISTAKES, "wb") as file:
+        np.savez_compressed(file, **arrays)
+    (staging / layout.KNOWN_HINTS).write_text(json.dumps(hints, indent=1, sort_keys=True))
 
 
 def slow_seconds(seconds, default_timeout):

@@ -10,6 +10,8 @@ HELDOUT = "heldout"  # heldout/<dataset>.npz: uint8 images, labels and the prepr
 EXPERIMENT_DATA = "experiments.npz"  # the training images the logged experiments ran on, for their replay
 STUBS = "stubs"  # stubs/course_lib: the released library the submission is laid over
 REFERENCE = "reference"  # reference/course_lib: used by the grading process only
+KNOWN_MISTAKES = "known_mistakes.npz"  # outputs of the fidelity corpus' wrong variants on the hidden tests' inputs
+KNOWN_HINTS = "known_mistakes.json"  # {variant name: {"hint": sentence for the student, "tests": [test ids]}}
 SCRIPTS = ("setup.sh", "run_autograder")
 
 
@@ -21,6 +23,17 @@ def fixture_key(test_id, part, name):
 def split_fixture_key(key):
     test_id, part, name = key.rsplit("::", 2)
     return test_id, part, name
+
+
+def known_key(variant, test_id, name):
+    """Key of an array in KNOWN_MISTAKES: a known wrong variant's output ``name`` on test ``test_id``."""
+    return f"{variant}::{test_id}::{name}"
+
+
+def split_known_key(key):
+    variant, rest = key.split("::", 1)
+    test_id, name = rest.rsplit("::", 1)
+    return variant, test_id, name
 
 
 class Root:

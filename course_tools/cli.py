@@ -90,6 +90,7 @@ def build(args):
     preflight(manifest, assignments)
 
     from autograder import build_autograder_zip, check_build
+    from course_tools.known_mistakes import known_mistake_outputs
     from course_tools.release import build_release
 
     seed = manifest.seed if args.seed is None else args.seed
@@ -103,8 +104,9 @@ def build(args):
                 progress(f"{step} building the student release")
                 release_dir = build_release(assignment, REPO_ROOT, release_stage)
                 progress(f"{step} building the autograder zip (seed {seed})")
-                zip_path = build_autograder_zip(assignment, REPO_ROOT,
-                                                dist_stage / f"{assignment}-autograder.zip", seed, release_dir)
+                known = known_mistake_outputs(assignment, REPO_ROOT, seed)  # the corpus' wrong variants
+                zip_path = build_autograder_zip(assignment, REPO_ROOT, dist_stage / f"{assignment}-autograder.zip",
+                                                seed, release_dir, known_mistakes=known)
                 report = check_build(assignment, REPO_ROOT, zip_path, release_dir, checkpoint_dir=checkpoints,
                                      progress=lambda message, step=step: progress(f"{step} {message}"))
             except Exception as error:

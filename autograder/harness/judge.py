@@ -7,9 +7,12 @@ everything downstream (fidelity, the class report) reads that, not the prose.
 Feedback names the output (``dw``), gives the error and the tolerance, and
 diagnoses shapes, dtypes and NaNs; it never shows an expected value.
 """
+import traceback
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+from autograder.harness.diagnose import diagnose_checks
 
 NUMERIC_PREFIX = "numeric/"
 
@@ -128,14 +131,20 @@ def dtype_note(name, actual, expected):
 
 
 class Judge:
-    """Evaluates the checks of one test against the reference's fixture."""
+    """Evaluates the checks of one test against the reference's fixture.
 
-    def __init__(self, outputs, kinds, expected, inputs, reference, numerics=()):
+    With ``program`` (the test's), failing checks get diagnoses; ``known`` is
+    [(variant name, hint, its outputs on this test)] of the known mistakes.
+    """
+
+    def __init__(self, outputs, kinds, expected, inputs, reference, numerics=(), program=None, known=()):
         self.outputs = outputs
         self.kinds = kinds or {}
         self.expected = expected
         self.inputs = inputs
         self.reference = reference
+        self.program = program
+        self.known = known
         self.notes = []
         self.numerical = {}
         for spec in numerics:
@@ -143,6 +152,11 @@ class Judge:
 
     def run(self, checks):
         results = [self.evaluate(check) for check in checks]
+        if self.program is not None:
+            try:
+                diagnose_checks(checks, results, self.outputs, self.expected, self.inputs, self.program, self.known)
+            except Exception:  # a diagnosis is a courtesy: its failure must not cost the grade
+                traceback.print_exc()
         total = sum(result.weight for result in results)
         earned = sum(result.weight for result in results if result.passed)
         return Verdict(earned / total if total else 0.0, [result.message for result in results], self.notes,

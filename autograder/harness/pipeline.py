@@ -16,6 +16,7 @@ import numpy as np
 from autograder import isolation, layout
 from autograder.harness.accuracy import grade_checkpoint, load_heldout
 from autograder.harness.collect import MAX_ADDED_MODULES, SHOWN_PROBLEMS, collect_submission
+from autograder.harness.programs import with_probes
 from autograder.harness.judge import Judge, Verdict
 from autograder.harness.logs import grade_experiment
 from autograder.harness.names import copy_of
@@ -45,6 +46,7 @@ class Context:
     fixtures: dict
     reference: ReferenceLibrary
     deadline: float
+    known: dict  # {test id: [(variant name, hint, its outputs)]}, see load_known_mistakes
 
     def limits(self, tests, tests_left):
         """Wall time per test: the manifest's, at least 10x the reference's time, within the total budget
@@ -68,6 +70,23 @@ def load_fixtures(path):
             inputs, expected = fixtures.setdefault(test_id, ({}, {}))
             (inputs if part == "in" else expected)[name] = archive[key]
     return fixtures
+
+
+def load_known_mistakes(source):
+    """{test id: [(variant name, hint, {output: array})]} of the known mistakes in the zip (none in older zips)."""
+    hints_path, arrays_path = source / layout.KNOWN_HINTS, source / layout.KNOWN_MISTAKES
+    if not hints_path.is_file() or not arrays_path.is_file():
+        return {}
+    hints = json.loads(hints_path.read_text())
+    outputs = {}
+    with np.load(arrays_path, allow_pickle=False) as archive:
+        for key in archive.files:
+            variant, test_id, name = layout.split_known_key(key)
+            outputs.setdefault((test_id, variant), {})[name] = archive[key]
+    known = {}
+    for (test_id, variant), arrays in sorted(outputs.items()):
+        known.setdefault(test_id, []).append((variant, hints[variant]["hint"], arrays))
+    return known
 
 
 def worker_failure(result, test):
@@ -100,7 +119,8 @@ def judged(test, arrays, reply, context):
         return with_printed(verdict_from_error(reply.get("error") or {}), reply.get("printed") or {}, test)
     inputs, expected = context.fixtures[test.id]
     judge = Judge(arrays, reply.get("outputs"), expected, inputs, context.reference,
-                  numerics=test.program.get("numeric", ()))
+                  numerics=test.program.get("numeric", ()), program=test.program,
+                  known=context.known.get(test.id, ()))
     verdict = judge.run(test.checks)
     verdict.notes += [str(note) for note in reply.get("warnings", [])]
     return with_printed(verdict, reply.get("printed") or {}, test)
@@ -133,7 +153,7 @@ def run_function_tests(tests, context, tests_left):
             verdicts += [Verdict(0.0, ["not run: the time budget of the whole assignment was used up"],
                                      failure="budget")] * len(batch)
             break
-        request = {"programs": [test.program for test in batch]}
+        request = {"programs": [with_probes(test.program) for test in batch]}
         result = run_worker(request, [context.fixtures[test.id][0] for test in batch], context.collection.overlay,
                             limits)
         verdicts += [guarded(judged, test, context, test, arrays, reply, context)
@@ -294,7 +314,8 @@ def run_tests(root, manifest, planned, report, only):
                                         [c["file"] for c in manifest["checkpoints"]], manifest["logs"])
         report.messages += describe_collection(collection, manifest)
         context = Context(manifest, root, collection, load_fixtures(root.source / layout.FIXTURES),
-                          ReferenceLibrary(root.source / layout.REFERENCE), deadline)
+                          ReferenceLibrary(root.source / layout.REFERENCE), deadline,
+                          load_known_mistakes(root.source))
         selected = [p for p in planned if not only or p.number in only or p.test.function in only]
         chosen = {p.number for p in selected}
         for number in (p.number for p in planned if p.number not in chosen):

@@ -76,9 +76,13 @@ def fitted(body, limit=RESULTS_LIMIT):
 def shortened(text, limit):
     return text if len(text) <= limit else text[:limit] + "\n[... shortened to keep the results small]"
 
+LIKELY_CAUSE = "Likely cause:"
+
 
 def feedback_text(planned, verdict, prerequisite_lines=()):
     lines = list(verdict.lines)
+    if not verdict.passed:
+        lines += [f"{LIKELY_CAUSE} {item['message']}" for item in verdict.diagnoses]
     if verdict.notes:
         lines += ["", "Warnings (not penalized):"] + [f"  {note}" for note in verdict.notes]
     lines += list(prerequisite_lines)
@@ -107,7 +111,7 @@ def test_entry(planned, verdict=None, prerequisite_lines=()):
                        "prerequisite_only": planned.prerequisite_only,
                        "failure": verdict.failure if verdict else "harness",
                        "checks": [check.as_data() for check in verdict.checks] if verdict else [],
-                       "diagnoses": verdict.diagnoses if verdict else []},
+                       "diagnoses": verdict.diagnoses if verdict and not verdict.passed else []},
     }
 
 
