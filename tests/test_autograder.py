@@ -60,7 +60,8 @@ def test_reference_zipped_in_a_folder_scores_full_marks(artifacts, assignment_id
     failing = [f"{t['number']} {t['name']}:\n{t['output']}" for t in results["tests"] if t["status"] != "passed"]
     assert not failing, "\n".join(failing)
     manifest = baked_manifest(built.zip)
-    expected = sum(manifest["functions"].values()) + sum(c["points"] for c in manifest["checkpoints"])
+    expected = (sum(manifest["functions"].values()) + sum(c["points"] for c in manifest["checkpoints"])
+                + sum(manifest["experiments"].values()))
     assert results["score"] == total_points(results) == round(expected, 4)
     # Every function of the manifest is graded, and the files were found inside the zipped folder.
     assert set(manifest["functions"]) <= {t["extra_data"]["function"] for t in results["tests"]}
