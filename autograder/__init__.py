@@ -1,7 +1,7 @@
 """The Gradescope autograder of the course.
 
-Instructor side (Python 3.11+, the repository installed):
-- ``build_autograder_zip(assignment_id, repo_root, out_path, seed, release_dir)`` writes an assignment's zip;
+Instructor side (Python 3.11+, the repository installed); the zip itself is built by
+``course_tools.autograder_zip.build_autograder_zip``, which bakes the manifest for ``autograder.build``:
 - ``grade_submission(assignment_id, submission_path, zip_path=None, json_path=None)`` grades a
   submission folder or zip with it, as Gradescope would, and returns results.json;
 - ``format_table(results, title=None)`` renders those results as a table;
@@ -13,14 +13,6 @@ process, ``autograder.worker`` the only code that runs student functions, starte
 ``autograder.sandbox``; ``autograder.suites`` holds the hidden tests. Importing this package
 loads none of the instructor-side modules.
 """
-
-
-def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir=None, known_mistakes=None):
-    """See autograder.build.build_autograder_zip."""
-    from autograder.build import build_autograder_zip as build
-
-    return build(assignment_id, repo_root, out_path, seed=seed, release_dir=release_dir,
-                 known_mistakes=known_mistakes)
 
 
 def grade_submission(assignment_id, submission_path, zip_path=None, json_path=None, **options):

@@ -2,8 +2,7 @@
 
     python -m autograder.benchmark [ASSIGNMENT ...]
 
-For each assignment: the zip ``dist/<id>-autograder.zip`` (built from
-``release/<id>`` when missing), a reference submission (reference files and
+For each assignment: the zip ``dist/<id>-autograder.zip`` (run ``course build`` first), a reference submission (reference files and
 checkpoints trained by autograder.reference_models), graded as ``course grade``
 does with every process pinned to one CPU core. Prints the wall time and the
 peak memory (grading process plus the largest worker: they run together) and
@@ -17,8 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.build import build_autograder_zip
-from autograder.local import REPO_ROOT, default_zip, grade_submission, write_reference_submission
+from autograder.local import default_zip, grade_submission, write_reference_submission
 
 BUDGET_SECONDS = 120.0
 BUDGET_MB = 500.0
@@ -26,16 +24,11 @@ ASSIGNMENTS = ("hw3", "hw4", "hw5", "svhn")
 PEAK_LINE = re.compile(r"peak memory: grading process (\d+) MB, largest worker (\d+) MB")
 
 
-def autograder_zip(assignment_id, scratch):
-    path = default_zip(assignment_id)
-    if path.is_file():
-        return path
-    return build_autograder_zip(assignment_id, REPO_ROOT, scratch / f"{assignment_id}-autograder.zip")
-
-
 def measure(assignment_id, scratch):
     """(seconds, grading process MB, largest worker MB, score, possible) of grading the reference."""
-    zip_path = autograder_zip(assignment_id, scratch)
+    zip_path = default_zip(assignment_id)
+    if not zip_path.is_file():
+        raise SystemExit(f"{zip_path} does not exist: run `course build {assignment_id}` first")
     submission = write_reference_submission(zip_path, scratch / f"{assignment_id}-reference")
     log = scratch / f"{assignment_id}.log"
     started = time.perf_counter()

@@ -1,6 +1,8 @@
 """Building an assignment's Gradescope autograder zip (instructor side, Python 3.11+).
 
-Steps, one function each: bake the manifest entry, generate the fixtures by
+The instructor side bakes the assignment's manifest entry to JSON
+(``course_tools.autograder_zip``) and hands it to ``write_autograder_zip``:
+this module never reads course.toml. Steps, one function each: generate the fixtures by
 running every hidden test's program on the reference (in a worker, from the
 per-build seed), pack the held-out data, copy the released stubs and the
 reference, and write the zip with the grading code and the two scripts.
@@ -20,7 +22,7 @@ import numpy as np
 from autograder import layout
 from autograder.harness.programs import PROBE_PREFIX, SWAPPED_PREFIX, probed_input, swapped_modes, with_probes
 from autograder.sandbox import Limits, run_worker
-from autograder.suites import assignment_prerequisites, plan_tests
+from autograder.suites import plan_tests
 
 PACKAGE = Path(__file__).resolve().parent
 # The grading code that ships; the builder, local runner and trainer stay behind.
@@ -36,10 +38,12 @@ class AutograderBuildError(RuntimeError):
     """The autograder could not be built; the message says what to fix."""
 
 
-def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir=None,
-                         heldout_images=HELDOUT_IMAGES, known_mistakes=None):
-    """Write ``out_path``, the Gradescope autograder of ``assignment_id``; returns its path.
+def write_autograder_zip(manifest, repo_root, out_path, release_dir=None, heldout_images=HELDOUT_IMAGES,
+                         known_mistakes=None):
+    """Write ``out_path``, the Gradescope autograder described by the baked ``manifest``; returns its path.
 
+    manifest: the assignment's manifest entry as plain JSON (``course_tools.autograder_zip.baked_manifest``:
+    id, title, functions, checkpoints, experiments, student_files, seed, ...), baked by the instructor side.
     release_dir: the student release (default ``<repo_root>/release/<id>``),
     whose ``course_lib`` is the stub the submissions are laid over. The data
     (real or stand-in) comes from ``course_lib.data_utils.data_dir()``.
@@ -47,11 +51,11 @@ def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir
     variants' outputs on this build's inputs (see course_tools.known_mistakes), stored next to the fixtures.
     """
     repo_root = Path(repo_root).resolve()
+    manifest, assignment_id, seed = dict(manifest), manifest["id"], manifest["seed"]
     release_dir = Path(release_dir) if release_dir is not None else repo_root / "release" / assignment_id
     if not (release_dir / "course_lib").is_dir():
         raise AutograderBuildError(f"{release_dir}/course_lib does not exist: build the student release first "
                                    f"(course build {assignment_id})")
-    manifest = bake_manifest(assignment_id, repo_root, seed)
     with tempfile.TemporaryDirectory(prefix=f"autograder-{assignment_id}-") as staging:
         staging = Path(staging)
         copy_library(repo_root / "course_lib", staging / layout.REFERENCE / "course_lib")
@@ -69,35 +73,6 @@ def build_autograder_zip(assignment_id, repo_root, out_path, seed=0, release_dir
         (staging / layout.MANIFEST).write_text(json.dumps(manifest, indent=2))
         copy_runtime(staging)
         return write_zip(staging, Path(out_path))
-
-
-def bake_manifest(assignment_id, repo_root, seed):
-    """The assignment's manifest entry as plain JSON for the harness (Python 3.10 has no tomllib)."""
-    from course_tools.manifest import load_manifest, student_files
-    from course_tools.written import baked_questions
-
-    manifest = load_manifest(repo_root / "course.toml")
-    assignment = manifest.assignment(assignment_id)
-    functions = dict(assignment.functions)
-    files = student_files(assignment, repo_root / "course_lib",
-                          assignment_prerequisites(functions, assignment.experiments))
-    return {
-        "id": assignment.id,
-        "title": assignment.title,
-        "functions": functions,
-        "timeouts": dict(assignment.timeouts),
-        "default_timeout": manifest.default_timeout,
-        "time_budget": TIME_BUDGET_SECONDS,
-        "checkpoints": [{"name": c.name, "file": c.file, "notebook": c.notebook, "dataset": c.dataset,
-                         "lo": c.lo, "hi": c.hi, "points": c.points, "timeout": c.timeout,
-                         "architecture": c.architecture}
-                        for c in assignment.checkpoints],
-        "experiments": dict(assignment.experiments),
-        "logs": list(assignment.logs),
-        "student_files": files,
-        "written": baked_questions(assignment.id, repo_root),
-        "seed": int(seed),
-    }
 
 
 def copy_library(source, destination):

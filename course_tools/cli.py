@@ -89,7 +89,8 @@ def build(args):
     assignments = chosen_assignments(manifest, args.assignments)
     preflight(manifest, assignments)
 
-    from autograder import build_autograder_zip, check_build
+    from autograder import check_build
+    from course_tools.autograder_zip import build_autograder_zip
     from course_tools.known_mistakes import known_mistake_outputs
     from course_tools.release import build_release
 

@@ -3,7 +3,7 @@
 At build time every wrong variant with a hint runs, in its own worker on the
 reference library with its patch applied, the hidden tests of the functions
 it breaks, on the same inputs the builder draws for the fixtures. The outputs
-go into the zip (``autograder.build.build_autograder_zip(known_mistakes=...)``);
+go into the zip (``course_tools.autograder_zip.build_autograder_zip(known_mistakes=...)``);
 when a student's outputs equal a variant's on a failing test, the feedback
 gives that variant's hint.
 """

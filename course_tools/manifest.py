@@ -186,6 +186,15 @@ def student_files(assignment, lib_root, prerequisites=()):
     return sorted({module_file(lib_root, qualname) for qualname in qualnames})
 
 
+def submission_files(assignment, lib_root):
+    """The course_lib files a submission of ``assignment`` holds: its own functions' modules and those of the
+    earlier functions its hidden tests (and experiments) rely on. The release ships them and the grader
+    overlays them."""
+    from autograder.suites import assignment_prerequisites
+
+    return student_files(assignment, lib_root, assignment_prerequisites(assignment.functions, assignment.experiments))
+
+
 def load_manifest(path):
     """Parse and validate ``course.toml``; raises :class:`ManifestError` listing every problem."""
     path = Path(path)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from autograder.suites import assignment_prerequisites
 
 from course_tools.leaks import (
     find_leaks,
@@ -39,7 +38,7 @@ from course_tools.manifest import (
     load_manifest,
     module_file,
     split_function_key,
-    student_files,
+    submission_files,
 )
 from course_tools.regions import Region, check_claims, find_regions, library_files, module_name
 from course_tools.stubs import load_nbgrader_config, solution_clearer, stubs_of, write_stubbed_library
@@ -111,9 +110,7 @@ def plan_release(assignment_id, repo_root):
         assignment=assignment,
         regions=tuple(regions),
         cleared_keys=frozenset(manifest.cleared_keys(assignment_id)),
-        student_files=tuple(student_files(assignment, repo_root / "course_lib",
-                                          assignment_prerequisites(assignment.functions,
-                                                                   assignment.experiments))),
+        student_files=tuple(submission_files(assignment, repo_root / "course_lib")),
         nbgrader_config=load_nbgrader_config(repo_root),
     )
 

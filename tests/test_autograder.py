@@ -335,7 +335,7 @@ def test_custom_architecture_is_evaluated_by_the_students_code(artifacts, tmp_pa
 
 
 def test_builds_are_reproducible_and_fixtures_follow_the_seed(artifacts, tmp_path):
-    from autograder.build import build_autograder_zip
+    from course_tools.autograder_zip import build_autograder_zip
 
     built = artifacts["hw3"]
     with data_dir(built.data):

@@ -312,7 +312,8 @@ class DiagnosedCorpus:
         return folder
 
     def grade(self, assignment):
-        from autograder import build_autograder_zip, grade_submission
+        from autograder import grade_submission
+        from course_tools.autograder_zip import build_autograder_zip
         from course_tools.known_mistakes import known_mistake_outputs
 
         seed = load_manifest(fidelity.REPO_ROOT / "course.toml").seed

@@ -72,7 +72,8 @@ class AssignmentGrader:
         """Build the zip (unless one was given) and the reference submission with its checkpoints."""
         import zipfile
 
-        from autograder import build_autograder_zip, layout
+        from autograder import layout
+        from course_tools.autograder_zip import build_autograder_zip
         from autograder.local import write_reference_submission
         from autograder.suites import plan_tests
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from autograder.build import build_autograder_zip
+from course_tools.autograder_zip import build_autograder_zip
 from autograder.local import write_reference_submission
 from tests.autograder_support.releases import REPO_ROOT, write_stub_release
 from tests.autograder_support.submissions import grade, zip_folder
