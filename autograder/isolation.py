@@ -34,7 +34,9 @@ USER_VARIABLE = "GRADER_USER"  # another name for the workers' user
 MODE_VARIABLE = "GRADER_ISOLATION"  # "reduced": no user switch even as root (to test the fallback)
 PRIVATE = 0o700
 LOCK_FOLDER = "/run"  # holds one lock per workers' user: gradings with different users run side by side
-TEMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+# Where any user may create files (a worker outside namespaces could leave some there).
+TEMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue", "/run/shm")
+LEFTOVER_DEPTH = 3  # levels of world-writable folders searched (e.g. /tmp/.X11-unix)
 USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -180,28 +182,82 @@ def launch_command(python, job, numpy_home, identity):
     return command + ([str(identity.uid), str(identity.gid)] if identity is not None else [])
 
 
-def child_limits(identity, cpu_seconds, memory_bytes, file_bytes, processes):
+def child_limits(identity, cpu_seconds, memory_bytes, file_bytes, processes, shared_bytes=None):
     """A preexec function setting a worker's resource limits (computed here, applied in the child).
 
     The process limit counts every process of the user: with a dedicated user
     it bounds the worker alone; otherwise the grading user's current processes
-    are added so that the worker can still start (and root ignores it).
+    are added so that the worker can still start (and root ignores it). The
+    CPU limit's hard value is a second above the soft one, so that running out
+    of CPU time ends the worker with SIGXCPU (which names the cause), not SIGKILL.
+    shared_bytes: when given, the child first moves into an IPC namespace of its
+    own whose System V shared memory and message queues are capped to it.
     """
     import resource
 
     if identity is None and os.getuid() != 0:
         processes += len(processes_of(os.getuid()))
-    wanted = ((resource.RLIMIT_CPU, cpu_seconds), (resource.RLIMIT_AS, memory_bytes),
-              (resource.RLIMIT_FSIZE, file_bytes), (resource.RLIMIT_NPROC, processes), (resource.RLIMIT_CORE, 0))
+    wanted = ((resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1), (resource.RLIMIT_AS, memory_bytes, memory_bytes),
+              (resource.RLIMIT_FSIZE, file_bytes, file_bytes), (resource.RLIMIT_NPROC, processes, processes),
+              (resource.RLIMIT_CORE, 0, 0))
     settings = []
-    for kind, value in wanted:
-        _, hard = resource.getrlimit(kind)
-        settings.append((kind, int(value if hard == resource.RLIM_INFINITY else min(value, hard))))
+    for kind, soft, hard in wanted:
+        _, ceiling = resource.getrlimit(kind)
+        if ceiling != resource.RLIM_INFINITY:
+            soft, hard = min(soft, ceiling), min(hard, ceiling)
+        settings.append((kind, int(soft), int(hard)))
 
     def apply():
-        for kind, value in settings:
-            resource.setrlimit(kind, (value, value))
+        if shared_bytes is not None:
+            enter_private_ipc(shared_bytes)
+        for kind, soft, hard in settings:
+            resource.setrlimit(kind, (soft, hard))
     return apply
+
+
+CLONE_NEWIPC = 0x08000000
+QUEUES = 16  # System V message queues and shared memory segments a worker may create
+
+
+def enter_private_ipc(shared_bytes):
+    """Move this process into a new IPC namespace whose System V objects fit in ``shared_bytes``.
+
+    The caps are the namespace's own sysctls, so they must be written from
+    inside it, before the worker starts; the namespace and everything in it
+    disappear with its last process. Raises OSError where namespaces are refused.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWIPC) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    page = os.sysconf("SC_PAGE_SIZE")
+    caps = {"shmmax": shared_bytes, "shmall": max(1, shared_bytes // page), "shmmni": QUEUES,
+            "msgmni": QUEUES, "msgmnb": max(1, shared_bytes // QUEUES), "msgmax": max(1, shared_bytes // QUEUES)}
+    for name, value in caps.items():
+        with open(f"/proc/sys/kernel/{name}", "w") as setting:
+            setting.write(str(value))
+
+
+_private_ipc = []
+
+
+def private_ipc_possible():
+    """True when a worker can get a capped IPC namespace of its own here (probed once, in a child process)."""
+    if not _private_ipc:
+        possible = False
+        if os.geteuid() == 0:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    enter_private_ipc(1 << 20)
+                except OSError:
+                    os._exit(1)
+                os._exit(0)
+            possible = os.waitpid(pid, 0)[1] == 0
+        _private_ipc.append(possible)
+    return _private_ipc[0]
 
 
 @contextmanager
@@ -297,27 +353,70 @@ def _reap_zombies(found):
 
 
 def remove_leftovers(identity):
-    """Delete what the worker's user left at the top of the temp folders, so the next worker starts clean."""
+    """Delete what the worker's user left in the shared temp folders and its System V IPC objects,
+    so the next worker starts clean (a worker in namespaces leaves nothing there: this is a safety net)."""
     if identity is None:
         return
-    import shutil
     import tempfile
 
-    for folder in sorted({tempfile.gettempdir(), *TEMP_FOLDERS}):
+    for folder in sorted({os.path.realpath(path) for path in (tempfile.gettempdir(), *TEMP_FOLDERS)}):
+        _remove_owned(folder, identity, LEFTOVER_DEPTH)
+    remove_ipc_objects(identity)
+
+
+def _remove_owned(folder, identity, depth):
+    """Remove the entries of ``folder`` owned by the user; look inside others' world-writable folders too."""
+    import shutil
+
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
         try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.stat(follow_symlinks=False).st_uid != identity.uid:
-                    continue
-                if entry.is_dir(follow_symlinks=False):
+            info = entry.stat(follow_symlinks=False)
+            if info.st_uid == identity.uid:
+                if stat.S_ISDIR(info.st_mode):
                     shutil.rmtree(entry.path)
                 else:
                     os.unlink(entry.path)
-            except OSError as error:
-                log(f"could not remove {entry.path}, left by {identity.name}: {error}")
+            elif stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_IWOTH and depth > 1:
+                _remove_owned(entry.path, identity, depth - 1)
+        except OSError as error:
+            log(f"could not remove {entry.path}, left by {identity.name}: {error}")
+
+
+IPC_RMID = 0
+IPC_KINDS = {"shm": ("shmid", "shmctl"), "sem": ("semid", "semctl"), "msg": ("msqid", "msgctl")}
+
+
+def remove_ipc_objects(identity):
+    """Remove the System V shared memory, semaphores and message queues the user owns or created."""
+    import ctypes
+
+    libc = None
+    for kind, (column, control) in IPC_KINDS.items():
+        for number in ipc_objects(kind, identity.uid):
+            libc = libc or ctypes.CDLL(None, use_errno=True)
+            arguments = (number, 0, IPC_RMID) if kind == "sem" else (number, IPC_RMID, None)
+            if getattr(libc, control)(*arguments) != 0:
+                log(f"could not remove System V {kind} {number} of {identity.name}: "
+                    f"{os.strerror(ctypes.get_errno())}")
+
+
+def ipc_objects(kind, uid):
+    """Identifiers of the System V objects of ``kind`` ("shm", "sem", "msg") that ``uid`` owns or created."""
+    try:
+        with open(f"/proc/sysvipc/{kind}") as table:
+            lines = table.read().splitlines()
+    except OSError:
+        return []
+    if not lines:
+        return []
+    header = lines[0].split()
+    number, owners = header.index(IPC_KINDS[kind][0]), (header.index("uid"), header.index("cuid"))
+    rows = [line.split() for line in lines[1:] if line.strip()]
+    return [int(row[number]) for row in rows if any(int(row[owner]) == uid for owner in owners)]
 
 
 def scrub(value, replacements):
@@ -347,15 +446,22 @@ def reopened(path):
     """
     if not os.path.isabs(path) or not os.path.isdir(path):
         return path
+    depth = _closed_depth(path)
+    if depth is None:
+        return path
+    parts = [part for part in path.split(os.sep) if part]
+    anchor = os.sep + os.sep.join(parts[:depth + 1])
+    if anchor not in _descriptors:
+        _descriptors[anchor] = os.open(anchor, os.O_RDONLY | os.O_DIRECTORY)
+    return os.path.join(f"/proc/self/fd/{_descriptors[anchor]}", *parts[depth + 1:])
+
+
+def _closed_depth(path):
+    """How deep the last folder above ``path`` that others cannot cross is (0: /), or None if there is none."""
     parts = [part for part in path.split(os.sep) if part]
     above = [os.sep + os.sep.join(parts[:depth]) for depth in range(len(parts))]
     closed = [depth for depth, folder in enumerate(above) if not os.stat(folder).st_mode & stat.S_IXOTH]
-    if not closed:
-        return path
-    anchor = os.sep + os.sep.join(parts[:closed[-1] + 1])
-    if anchor not in _descriptors:
-        _descriptors[anchor] = os.open(anchor, os.O_RDONLY | os.O_DIRECTORY)
-    return os.path.join(f"/proc/self/fd/{_descriptors[anchor]}", *parts[closed[-1] + 1:])
+    return closed[-1] if closed else None
 
 
 def reopen_import_paths():
@@ -382,16 +488,41 @@ def drop_privileges(uid, gid):
 
 
 def launch(job, numpy_home, uid=None, gid=None):
-    """Run ``job``/worker.py as the worker, with numpy importable, after dropping to ``uid``/``gid`` when given."""
-    import runpy
+    """Run ``job``/worker.py as the worker, with numpy importable, after dropping to ``uid``/``gid`` when given.
 
+    The worker gets a fresh interpreter (exec) whenever the workers' user can
+    reach Python, so that nothing of this launcher (code, paths, descriptors)
+    is left in the process that runs student code; only a Python out of that
+    user's reach (outside namespaces) makes it run inside this interpreter.
+    """
+    _close_own_script()
     here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [entry for entry in sys.path if entry != here] + [numpy_home]
+    sys.path[:] = [entry for entry in sys.path if entry != here]
+    worker = os.path.join(job, "worker.py")
+    python = os.path.realpath(sys.executable)
+    fresh = uid is None or all(_closed_depth(path) is None for path in (python, os.path.dirname(os.__file__)))
     if uid is not None:
-        reopen_import_paths()
+        numpy_home = reopened(numpy_home)
+        if not fresh:
+            reopen_import_paths()
         drop_privileges(int(uid), int(gid))
     os.umask(0o077)
-    runpy.run_path(os.path.join(job, "worker.py"), run_name="__main__")
+    os.chdir(os.path.join(job, "submission"))  # only the workers' user may enter the job folder
+    if fresh:
+        for descriptor in _descriptors.values():
+            os.set_inheritable(descriptor, True)
+        os.execve(python, [python, "-I", "-S", "-B", worker, numpy_home], dict(os.environ))
+    import runpy
+
+    sys.argv[:] = [worker, numpy_home]  # worker.py adds numpy's folder to its import path
+    runpy.run_path(worker, run_name="__main__")
+
+
+def _close_own_script():
+    """Inside namespaces this file is read through an inherited descriptor: close it before student code runs."""
+    folder, name = os.path.split(sys.argv[0])
+    if folder == "/proc/self/fd" and name.isdigit():
+        os.close(int(name))
 
 
 def main(argv):

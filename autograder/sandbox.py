@@ -14,6 +14,7 @@ printed comes back capped, with the job's and the autograder's paths replaced.
 import io
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import isolation
+from autograder import isolation, namespaces
 
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
 # The worker runs without site-packages (-S: no .pth files, no editable installs
@@ -35,16 +36,17 @@ NUMPY_HOME = str(Path(np.__file__).resolve().parents[1])
 MAX_REPLY_BYTES = 2 << 20
 MAX_OUTPUT_BYTES = 64 << 20
 SHOWN_PRINTED_CHARS = 4000  # of what one program printed
+# Read back (and the worker keeps) this much, so that a path cut at SHOWN_PRINTED_CHARS is still scrubbed whole.
+KEPT_PRINTED_CHARS = 2 * SHOWN_PRINTED_CHARS
 LOG_BYTES = 4000  # the end of the worker's stderr, for the instructors' log
 SIGNAL_MEANINGS = {
-    signal.SIGKILL: "it was killed (time or memory limit)",
-    signal.SIGXCPU: "it used up its CPU-time limit",
-    signal.SIGXFSZ: "it wrote more output than allowed",
-    signal.SIGSEGV: "it crashed with a segmentation fault",
-    signal.SIGABRT: "it aborted (often: out of memory)",
+    signal.SIGSEGV: "it crashed with a segmentation fault (SIGSEGV)",
+    signal.SIGBUS: "it crashed with a bus error (SIGBUS)",
+    signal.SIGFPE: "it crashed with an arithmetic fault (SIGFPE)",
+    signal.SIGILL: "it crashed on an illegal instruction (SIGILL)",
+    signal.SIGABRT: "it aborted (SIGABRT), often because memory ran out",
 }
-
-
+OUT_OF_MEMORY_EXIT = 86  # worker.py's exit code when memory ran out outside the student's calls
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one worker process; the wall time applies to each of its programs.
@@ -59,6 +61,13 @@ class Limits:
     memory_bytes: int = 512 << 20
     file_bytes: int = 16 << 20
     processes: int = 32
+    cpu_seconds: float | None = None  # per process; default: the wall time of all the programs, plus 5 s
+    # System V shared memory and message queues (where the worker has its own IPC namespace),
+    # and each of its private /tmp and /dev/shm (in namespaces): memory beyond the address space.
+    shared_bytes: int = 16 << 20
+
+    def cpu_limit(self, programs):
+        return int(self.cpu_seconds if self.cpu_seconds is not None else self.wall_seconds * programs + 5)
 
 
 @dataclass
@@ -84,6 +93,7 @@ def run_worker(request, inputs, submission_dir, limits=Limits(), files=None, pyt
     if len(inputs) != len(programs):
         raise ValueError(f"{len(programs)} programs but {len(inputs)} input sets")
     identity = isolation.sandbox_identity()
+    namespaced = _namespaced(identity)
     with isolation.serialized(identity):
         # The job folder sits in a folder of ours, so that the worker cannot move it and leave a link in its place.
         box = Path(tempfile.mkdtemp(prefix="worker-job-"))
@@ -93,10 +103,18 @@ def run_worker(request, inputs, submission_dir, limits=Limits(), files=None, pyt
             job.mkdir()
             _prepare_job(job, request, inputs, Path(submission_dir), files or {})
             isolation.hand_over(job, identity)
-            return _run_job(job, len(programs), limits, python or sys.executable, identity)
+            return _run_job(job, len(programs), limits, python or sys.executable, identity, namespaced)
         finally:
             shutil.rmtree(box, ignore_errors=True)
             isolation.remove_leftovers(identity)
+
+
+def _namespaced(identity):
+    """Whether workers run in private namespaces: wherever bwrap works, except as root with the user
+    switch turned off (GRADER_ISOLATION=reduced), where nothing would drop root's privileges."""
+    if identity is None and os.geteuid() == 0:
+        return False
+    return namespaces.available(isolation.log, NUMPY_HOME)[0]
 
 
 def _prepare_job(job, request, inputs, submission_dir, files):
@@ -109,52 +127,143 @@ def _prepare_job(job, request, inputs, submission_dir, files):
     shutil.copytree(submission_dir, job / "submission", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
-def _run_job(job, count, limits, python, identity):
+def _run_job(job, count, limits, python, identity, namespaced):
     # stdout and stderr go to unnamed files the worker cannot reach by any path;
     # the file-size limit bounds them, and only their start (end) is read back.
+    private_ipc = isolation.private_ipc_possible()
+    cpu_seconds = limits.cpu_limit(count)
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(
-            isolation.launch_command(python, job, NUMPY_HOME, identity),
-            cwd=job / "submission",
-            env=_clean_environment(job),
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-            preexec_fn=isolation.child_limits(identity, cpu_seconds=int(limits.wall_seconds * count) + 5,
-                                              memory_bytes=limits.memory_bytes, file_bytes=limits.file_bytes,
-                                              processes=limits.processes),
-        )
+        command, launcher = _command(job, python, identity, limits, namespaced, private_ipc)
+        cpu_before, kills_before = _children_cpu(), _oom_kills()
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=job / "submission",
+                env=_clean_environment(namespaces.JOB if namespaced else job),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+                pass_fds=(launcher,) if launcher is not None else (),
+                preexec_fn=isolation.child_limits(identity, cpu_seconds=cpu_seconds,
+                                                  memory_bytes=limits.memory_bytes, file_bytes=limits.file_bytes,
+                                                  processes=limits.processes,
+                                                  shared_bytes=limits.shared_bytes if private_ipc else None),
+            )
+        finally:
+            if launcher is not None:
+                os.close(launcher)
         try:
             timed_out, offsets = _wait(process, job, count, limits.wall_seconds, stdout)
         finally:
             isolation.end_processes(process.pid, identity)
             process.wait()
+        cause = _Ending(process.returncode, namespaced, timed_out, _children_cpu() - cpu_before,
+                        _oom_kills() > kills_before)
         printed = _descriptor_output(stdout, offsets, count)
         log = _tail(stderr)
-    replacements = _replacements(job)
+    replacements = _replacements(job, namespaced)
     programs = []
     for index in range(count):
         reply = _read_reply(job / f"reply_{index}.json")
         if reply is None:
             break
-        reply["printed"] = _merged_printed(reply["printed"], printed[index])
+        reply["printed"] = _merged_printed(reply["printed"], printed[index], replacements)
         programs.append((_read_arrays(job / f"outputs_{index}.npz"), isolation.scrub(reply, replacements)))
     result = WorkerResult("ok", programs, log=log)
     if len(programs) < count:
         result.status = "timeout" if timed_out else "crashed"
-        result.problem = (f"it did not finish within {limits.wall_seconds:g} s" if timed_out
-                          else _exit_problem(process.returncode))
-        result.printed = isolation.scrub(_merged_printed({"chars": 0, "head": ""}, printed[len(programs)]),
-                                         replacements)
+        result.problem = cause.problem(limits, cpu_seconds)
+        result.printed = _merged_printed({"chars": 0, "head": ""}, printed[len(programs)], replacements)
     return result
 
 
-def _replacements(job):
+def _command(job, python, identity, limits, namespaced, private_ipc):
+    """(the worker's command line, the descriptor it must inherit or None)."""
+    if not namespaced:
+        return isolation.launch_command(python, job, NUMPY_HOME, identity), None
+    # The launcher is read through a descriptor: no path inside the namespaces leads to the autograder.
+    launcher = os.open(isolation.__file__, os.O_RDONLY)
+    command = namespaces.command_line(python, job, NUMPY_HOME, limits.shared_bytes, launcher, private_ipc)
+    command += ["launch", namespaces.JOB, namespaces.NUMPY]
+    return command + ([str(identity.uid), str(identity.gid)] if identity is not None else []), launcher
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _oom_kills():
+    """How many processes the kernel's out-of-memory killer has ended so far (0 where it does not say)."""
+    try:
+        with open("/proc/vmstat") as counters:
+            for line in counters:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class _Ending:
+    """How a worker ended, as far as the grading process can tell."""
+
+    returncode: int
+    namespaced: bool
+    timed_out: bool
+    cpu_used: float
+    oom_killed: bool
+
+    def signal(self):
+        """The signal that ended the worker, or None; bwrap reports a signal as 128 + its number."""
+        if self.returncode is not None and self.returncode < 0:
+            return -self.returncode
+        if self.namespaced and self.returncode is not None and 128 < self.returncode < 128 + 65:
+            return self.returncode - 128
+        return None
+
+    def problem(self, limits, cpu_seconds):
+        """Which limit ended the worker, in words for the student."""
+        if self.timed_out:
+            return f"it did not finish within {limits.wall_seconds:g} s (the wall-time limit of each test)"
+        number = self.signal()
+        memory = f"{limits.memory_bytes >> 20} MB"
+        if number == signal.SIGXCPU or (number == signal.SIGKILL and self.cpu_used >= cpu_seconds - 0.5):
+            return f"the process ended without answering: it used up its CPU-time limit ({cpu_seconds} s of CPU)"
+        if number == signal.SIGXFSZ:
+            return (f"the process ended without answering: it wrote more output than allowed (the output-size "
+                    f"limit is {limits.file_bytes >> 20} MB per file)")
+        if number == signal.SIGKILL and self.oom_killed:
+            return ("the process ended without answering: it ran out of memory (killed by the system's "
+                    f"out-of-memory killer; the worker may use {memory})")
+        if number == signal.SIGKILL:
+            return "the process ended without answering: it was killed by signal SIGKILL (not by a limit of the autograder)"
+        if number is not None:
+            named = SIGNAL_MEANINGS.get(number, f"it was stopped by signal {_signal_name(number)}")
+            return f"the process ended without answering: {named}"
+        if self.returncode == OUT_OF_MEMORY_EXIT:
+            return f"the process ended without answering: it ran out of memory (the worker may use {memory})"
+        return (f"the process ended without answering (exit code {self.returncode}); "
+                "does your code call os._exit?")
+
+
+def _signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def _replacements(job, namespaced):
     """(path, label) for every harness path a student might see, as given and as resolved (links followed)."""
-    labelled = [(job / "submission", "<your submission>"), (job, "<job>"), (job.parent, "<job>")]
+    labelled = [(job / "submission", "<your submission>"), (job, "<job>"), (job.parent, "<job>"),
+                (Path(NUMPY_HOME), "<numpy>")]
     labelled += [(Path(path), "<hidden>") for path in isolation.private_paths()]
     pairs = {(str(form), label) for path, label in labelled for form in (path, path.resolve())}
+    if namespaced:
+        pairs |= {(f"{namespaces.JOB}/submission", "<your submission>"), (namespaces.JOB, "<job>")}
     return sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
 
 
@@ -175,6 +284,7 @@ def _wait(process, job, count, seconds, stdout):
 
 
 def _clean_environment(job):
+    """The worker's whole environment: nothing of the grading process's (paths, tokens) reaches it."""
     single_thread = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     return {"PATH": "/usr/bin:/bin", "HOME": str(job), "TMPDIR": str(job), "LANG": "C.UTF-8", **single_thread}
 
@@ -188,27 +298,22 @@ def _descriptor_output(file, offsets, count):
     for start, end in zip(bounds, bounds[1:]):
         length = max(0, end - start)  # the worker may have truncated its stdout
         file.seek(start)
-        pieces.append((file.read(min(length, SHOWN_PRINTED_CHARS)).decode(errors="replace"), length))
+        pieces.append((file.read(min(length, KEPT_PRINTED_CHARS)).decode(errors="replace"), length))
     return pieces
 
 
-def _merged_printed(printed, descriptor):
-    """A reply's ``printed`` (what print() wrote) followed by what went straight to file descriptor 1."""
+def _merged_printed(printed, descriptor, replacements):
+    """A reply's ``printed`` (what print() wrote) followed by what went straight to file descriptor 1,
+    with paths replaced before it is cut to what is shown (a cut path would escape the replacement)."""
     text, size = descriptor
-    return {"chars": printed["chars"] + size, "head": (printed["head"] + text)[:SHOWN_PRINTED_CHARS]}
+    head = isolation.scrub(printed["head"][:KEPT_PRINTED_CHARS] + text, replacements)
+    return {"chars": printed["chars"] + size, "head": head[:SHOWN_PRINTED_CHARS]}
 
 
 def _tail(file, limit=LOG_BYTES):
     size = os.fstat(file.fileno()).st_size
     file.seek(max(0, size - limit))
     return file.read().decode(errors="replace")
-
-
-def _exit_problem(returncode):
-    if returncode is not None and returncode < 0:
-        meaning = SIGNAL_MEANINGS.get(-returncode, f"it was stopped by signal {-returncode}")
-        return f"the process ended without answering: {meaning}"
-    return f"the process ended without answering (exit code {returncode}); does your code call os._exit?"
 
 
 def _read_private_file(path, max_bytes):
@@ -245,7 +350,7 @@ def _read_reply(path):
         "outputs": _typed(reply.get("outputs"), dict),
         "warnings": [str(item) for item in _typed(reply.get("warnings"), list)],
         "printed": {"chars": max(printed.get("chars") if isinstance(printed.get("chars"), int) else 0, 0),
-                    "head": str(printed.get("head", ""))[:SHOWN_PRINTED_CHARS]},
+                    "head": str(printed.get("head", ""))[:KEPT_PRINTED_CHARS]},
         "seconds": reply.get("seconds") if isinstance(reply.get("seconds"), (int, float)) else 0.0,
         "error": {
             "where": str(error.get("where", "")),
