@@ -3,17 +3,21 @@
 The grading process (``autograder.sandbox``, ``autograder.harness``) uses the
 first half: it decides who workers run as (``sandbox_identity``), makes the
 autograder's folders private (``protect``), hands each job folder to the
-workers' user, sets the limits of each worker, runs workers one at a time per
-user, and afterwards ends every process the worker left and removes what it
-left in the temp folders.
+workers' user, sets the limits of each worker (and, where the kernel allows
+it, an IPC namespace of its own with capped shared memory), and runs workers
+one at a time per user; ``autograder.leftovers`` ends what a worker left
+running and removes what it left behind, and ``autograder.namespaces`` adds
+private namespaces where bubblewrap works.
 
 The second half is the worker's first code: the sandbox starts ``python -I -S
--B isolation.py launch JOB NUMPY_HOME [UID GID]`` as root, and this file drops
-to the workers' user for good, then runs ``JOB/worker.py``. Dropping inside
-the interpreter lets the worker use a Python installed where that user cannot
-reach (e.g. under ``/root``): those import folders are reopened through a
-directory descriptor taken before the drop, which grants nothing beyond
-reading that installation.
+-B isolation.py launch JOB NUMPY_HOME [UID GID]`` as root (inside namespaces
+this file is read through an inherited descriptor), which drops to the
+workers' user for good, then execs a fresh interpreter on ``JOB/worker.py``,
+so nothing of this file stays in the process that runs student code. Only
+when that user cannot reach the Python installation (e.g. under ``/root``,
+outside namespaces) does the worker run inside this interpreter, its import
+folders reopened through directory descriptors taken before the drop, which
+grant nothing beyond reading that installation.
 
 Full isolation needs root, which Gradescope gives: workers run as the user
 ``grader-student`` (created by setup.sh, or here on first use), which can
@@ -34,9 +38,6 @@ USER_VARIABLE = "GRADER_USER"  # another name for the workers' user
 MODE_VARIABLE = "GRADER_ISOLATION"  # "reduced": no user switch even as root (to test the fallback)
 PRIVATE = 0o700
 LOCK_FOLDER = "/run"  # holds one lock per workers' user: gradings with different users run side by side
-# Where any user may create files (a worker outside namespaces could leave some there).
-TEMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue", "/run/shm")
-LEFTOVER_DEPTH = 3  # levels of world-writable folders searched (e.g. /tmp/.X11-unix)
 USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -260,6 +261,27 @@ def private_ipc_possible():
     return _private_ipc[0]
 
 
+def readable_by(identity, paths):
+    """The paths among ``paths`` that ``identity`` could read, tried by a child process running as that user."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child only switches user and tries
+        try:
+            os.close(reader)
+            os.setgroups([])
+            os.setgid(identity.gid)
+            os.setuid(identity.uid)
+            found = [str(index) for index, path in enumerate(paths) if os.access(path, os.R_OK)]
+            os.write(writer, ",".join(found).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as answer:
+        found = answer.read().decode()
+    os.waitpid(pid, 0)
+    return [paths[int(index)] for index in found.split(",") if index]
+
+
 @contextmanager
 def serialized(identity):
     """The workers' user is ours alone meanwhile, across grading processes (nothing to do when reduced).
@@ -300,123 +322,6 @@ def processes_of(uid):
         if int(fields["Uid"].split()[0]) == uid:
             found[int(name)] = (fields["State"].split()[0], int(fields["PPid"]))
     return found
-
-
-def end_processes(leader, identity, attempts=200):
-    """Kill the worker's process group and, with a dedicated user, every process of that user
-    (processes that left the group cannot be told apart from the grader's own when isolation is reduced)."""
-    import signal
-    import time
-
-    try:
-        os.killpg(leader, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    if identity is None:
-        return
-    for _ in range(attempts):
-        found = processes_of(identity.uid)
-        _reap_zombies(found)
-        living = [pid for pid, (state, _) in found.items() if state != "Z"]
-        if not living:
-            return
-        _kill_all_as(identity)
-        time.sleep(0.01)
-    log(f"processes of {identity.name} survived every attempt to end them: {sorted(living)}")
-
-
-def _kill_all_as(identity):
-    """kill(-1, SIGKILL) as the worker's user: every process of that user, however it detached itself."""
-    import signal
-
-    pid = os.fork()
-    if pid == 0:  # the child does nothing but switch user and signal
-        try:
-            os.setgroups([])
-            os.setgid(identity.gid)
-            os.setuid(identity.uid)
-            os.kill(-1, signal.SIGKILL)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-
-
-def _reap_zombies(found):
-    """Collect the exit status of dead processes (of ``processes_of``) handed to us as their subreaper."""
-    me = os.getpid()
-    for pid, (state, parent) in found.items():
-        if state == "Z" and parent == me:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-
-
-def remove_leftovers(identity):
-    """Delete what the worker's user left in the shared temp folders and its System V IPC objects,
-    so the next worker starts clean (a worker in namespaces leaves nothing there: this is a safety net)."""
-    if identity is None:
-        return
-    import tempfile
-
-    for folder in sorted({os.path.realpath(path) for path in (tempfile.gettempdir(), *TEMP_FOLDERS)}):
-        _remove_owned(folder, identity, LEFTOVER_DEPTH)
-    remove_ipc_objects(identity)
-
-
-def _remove_owned(folder, identity, depth):
-    """Remove the entries of ``folder`` owned by the user; look inside others' world-writable folders too."""
-    import shutil
-
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        try:
-            info = entry.stat(follow_symlinks=False)
-            if info.st_uid == identity.uid:
-                if stat.S_ISDIR(info.st_mode):
-                    shutil.rmtree(entry.path)
-                else:
-                    os.unlink(entry.path)
-            elif stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_IWOTH and depth > 1:
-                _remove_owned(entry.path, identity, depth - 1)
-        except OSError as error:
-            log(f"could not remove {entry.path}, left by {identity.name}: {error}")
-
-
-IPC_RMID = 0
-IPC_KINDS = {"shm": ("shmid", "shmctl"), "sem": ("semid", "semctl"), "msg": ("msqid", "msgctl")}
-
-
-def remove_ipc_objects(identity):
-    """Remove the System V shared memory, semaphores and message queues the user owns or created."""
-    import ctypes
-
-    libc = None
-    for kind, (column, control) in IPC_KINDS.items():
-        for number in ipc_objects(kind, identity.uid):
-            libc = libc or ctypes.CDLL(None, use_errno=True)
-            arguments = (number, 0, IPC_RMID) if kind == "sem" else (number, IPC_RMID, None)
-            if getattr(libc, control)(*arguments) != 0:
-                log(f"could not remove System V {kind} {number} of {identity.name}: "
-                    f"{os.strerror(ctypes.get_errno())}")
-
-
-def ipc_objects(kind, uid):
-    """Identifiers of the System V objects of ``kind`` ("shm", "sem", "msg") that ``uid`` owns or created."""
-    try:
-        with open(f"/proc/sysvipc/{kind}") as table:
-            lines = table.read().splitlines()
-    except OSError:
-        return []
-    if not lines:
-        return []
-    header = lines[0].split()
-    number, owners = header.index(IPC_KINDS[kind][0]), (header.index("uid"), header.index("cuid"))
-    rows = [line.split() for line in lines[1:] if line.strip()]
-    return [int(row[number]) for row in rows if any(int(row[owner]) == uid for owner in owners)]
 
 
 def scrub(value, replacements):

@@ -30,6 +30,9 @@ import tempfile
 from pathlib import Path
 
 SWITCH_VARIABLE = "GRADER_NAMESPACES"  # "off": no namespaces (tests the fallback)
+# A world-writable folder shown read-write to workers at its own path: only the hostile
+# corpus's tests set it, so that attacks can leave their proof marks; the log names it.
+SHARED_VARIABLE = "GRADER_SHARED_FOLDER"
 JOB = "/job"  # where the job folder appears inside the namespace
 NUMPY = "/numpy"  # the folder holding numpy inside the namespace
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -47,6 +50,8 @@ def available(log, numpy_home):
         if _decided[0][0]:
             log("student code runs in private namespaces (bubblewrap: mount, PID, IPC, network, UTS): it sees "
                 "only its job folder, Python and numpy, and has no network")
+            if shared_folder():
+                log(f"{shared_folder()} is shared with every worker ({SHARED_VARIABLE} is set)")
         else:
             log(f"NAMESPACES ARE OFF: {_decided[0][1]}; student code can read world-readable files and open "
                 "network connections. Install bubblewrap (apt-get install bubblewrap) where namespaces are "
@@ -63,15 +68,26 @@ def _probe(numpy_home):
         command = command_line(sys.executable, job, numpy_home, shared_bytes=1 << 20, launcher=None,
                                ipc_ready=False)
         probe = f"import sys; sys.path.append({NUMPY!r}); import numpy"
+        command, options = hide_options(command + ["-c", probe])
         try:
-            completed = subprocess.run(command + ["-c", probe], stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=PROBE_SECONDS)
+            completed = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, timeout=PROBE_SECONDS, pass_fds=(options,))
         except (OSError, subprocess.TimeoutExpired) as error:
             return False, f"bubblewrap could not run ({error})"
+        finally:
+            os.close(options)
     if completed.returncode != 0:
         said = completed.stdout.decode(errors="replace").strip().splitlines()
         return False, f"bubblewrap was refused ({said[-1] if said else f'exit code {completed.returncode}'})"
     return True, ""
+
+
+def shared_folder():
+    """The folder named by SHARED_VARIABLE, when it is a world-writable sticky folder (like /tmp), else None."""
+    folder = os.environ.get(SHARED_VARIABLE)
+    if folder and os.path.isdir(folder) and os.stat(folder).st_mode & 0o1777 == 0o1777:
+        return os.path.realpath(folder)
+    return None
 
 
 def bwrap():
@@ -125,11 +141,27 @@ def command_line(python, job, numpy_home, shared_bytes, launcher, ipc_ready):
     command += ["--proc", "/proc", "--dev", "/dev"]
     for scratch in ("/tmp", "/dev/shm"):  # private, small, and like the real ones writable by anyone
         command += ["--size", str(shared_bytes), "--perms", "1777", "--tmpfs", scratch]
+    shared = shared_folder()
+    if shared:
+        for parent in reversed(Path(shared).parents[:-1]):
+            if str(parent) not in ("/tmp", "/dev/shm"):
+                command += ["--perms", "0755", "--dir", str(parent)]
+        command += ["--bind", shared, shared]
     command += ["--bind", str(job), JOB, "--chdir", "/"]
     command += ["--", python, "-I", "-S", "-B"]
     if launcher is not None:
         command.append(f"/proc/self/fd/{launcher}")
     return command
+
+
+def hide_options(command):
+    """(command, descriptor): bwrap reads its options from the descriptor (a pipe), so that they, which
+    name the host's paths, do not show in the command line of the sandbox's first process (/proc/1/cmdline)."""
+    end = command.index("--")
+    reader, writer = os.pipe()
+    with os.fdopen(writer, "wb") as options:
+        options.write(b"".join(option.encode() + b"\0" for option in command[1:end]))
+    return [command[0], "--args", str(reader)] + command[end:], reader
 
 
 def _inside(path, folder):

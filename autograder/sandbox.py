@@ -4,12 +4,17 @@
 of the worker runtime, the request, its input arrays and a copy of the
 overlaid submission, and hands the folder to the workers' unprivileged user.
 The worker starts there (``python -I -S isolation.py launch ...`` as root,
-which drops to that user for good before running the job's ``worker.py``; see
-``autograder.isolation``) in a new session, with a clean environment and
-resource limits (CPU time, address space, file size, processes). When a program outlives its wall-time limit, or the worker ends,
-every process of that user is killed. Only plain JSON and ``.npz`` arrays
-(never pickles) are read back, size-capped, and what the student's code
-printed comes back capped, with the job's and the autograder's paths replaced.
+which drops to that user for good and execs a fresh interpreter on the job's
+``worker.py``; see ``autograder.isolation``), inside private namespaces where
+the platform allows them (``autograder.namespaces``), in a new session, with a
+clean environment and resource limits (CPU time, address space, file size,
+processes, System V shared memory). When a program outlives its wall-time
+limit, or the worker ends, every process of that user is killed and what it
+left is removed (``autograder.leftovers``); a worker that ended early is named
+by its cause (wall time, CPU time, memory, output size, or the signal). Only
+plain JSON and ``.npz`` arrays (never pickles) are read back, size-capped, and
+what the student's code printed comes back with the job's and the
+autograder's paths replaced, then capped.
 """
 import io
 import json
@@ -27,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import isolation, namespaces
+from autograder import isolation, leftovers, namespaces
 
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
 # The worker runs without site-packages (-S: no .pth files, no editable installs
@@ -106,7 +111,7 @@ def run_worker(request, inputs, submission_dir, limits=Limits(), files=None, pyt
             return _run_job(job, len(programs), limits, python or sys.executable, identity, namespaced)
         finally:
             shutil.rmtree(box, ignore_errors=True)
-            isolation.remove_leftovers(identity)
+            leftovers.remove_leftovers(identity)
 
 
 def _namespaced(identity):
@@ -133,7 +138,7 @@ def _run_job(job, count, limits, python, identity, namespaced):
     private_ipc = isolation.private_ipc_possible()
     cpu_seconds = limits.cpu_limit(count)
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        command, launcher = _command(job, python, identity, limits, namespaced, private_ipc)
+        command, inherited = _command(job, python, identity, limits, namespaced, private_ipc)
         cpu_before, kills_before = _children_cpu(), _oom_kills()
         try:
             process = subprocess.Popen(
@@ -144,19 +149,19 @@ def _run_job(job, count, limits, python, identity, namespaced):
                 stdout=stdout,
                 stderr=stderr,
                 start_new_session=True,
-                pass_fds=(launcher,) if launcher is not None else (),
+                pass_fds=inherited,
                 preexec_fn=isolation.child_limits(identity, cpu_seconds=cpu_seconds,
                                                   memory_bytes=limits.memory_bytes, file_bytes=limits.file_bytes,
                                                   processes=limits.processes,
                                                   shared_bytes=limits.shared_bytes if private_ipc else None),
             )
         finally:
-            if launcher is not None:
-                os.close(launcher)
+            for descriptor in inherited:
+                os.close(descriptor)
         try:
             timed_out, offsets = _wait(process, job, count, limits.wall_seconds, stdout)
         finally:
-            isolation.end_processes(process.pid, identity)
+            leftovers.end_processes(process.pid, identity)
             process.wait()
         cause = _Ending(process.returncode, namespaced, timed_out, _children_cpu() - cpu_before,
                         _oom_kills() > kills_before)
@@ -179,14 +184,16 @@ def _run_job(job, count, limits, python, identity, namespaced):
 
 
 def _command(job, python, identity, limits, namespaced, private_ipc):
-    """(the worker's command line, the descriptor it must inherit or None)."""
+    """(the worker's command line, the descriptors it must inherit)."""
     if not namespaced:
-        return isolation.launch_command(python, job, NUMPY_HOME, identity), None
+        return isolation.launch_command(python, job, NUMPY_HOME, identity), ()
     # The launcher is read through a descriptor: no path inside the namespaces leads to the autograder.
     launcher = os.open(isolation.__file__, os.O_RDONLY)
     command = namespaces.command_line(python, job, NUMPY_HOME, limits.shared_bytes, launcher, private_ipc)
     command += ["launch", namespaces.JOB, namespaces.NUMPY]
-    return command + ([str(identity.uid), str(identity.gid)] if identity is not None else []), launcher
+    command += [str(identity.uid), str(identity.gid)] if identity is not None else []
+    command, options = namespaces.hide_options(command)
+    return command, (launcher, options)
 
 
 def _children_cpu():

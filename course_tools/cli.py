@@ -107,8 +107,13 @@ def grade(args):
     zip_path = Path(args.zip) if args.zip else REPO_ROOT / "dist" / f"{args.assignment}-autograder.zip"
     if not zip_path.exists():
         raise SystemExit(f"course grade: no autograder at {zip_path}; run `course build {args.assignment}` first")
-    results = grade_submission(args.assignment, submission, zip_path=zip_path,
-                               json_path=Path(args.json) if args.json else None)
+    from autograder.local import ExposedAnswersError
+
+    try:
+        results = grade_submission(args.assignment, submission, zip_path=zip_path,
+                                   json_path=Path(args.json) if args.json else None)
+    except ExposedAnswersError as refusal:
+        raise SystemExit(f"course grade: refused: {refusal}") from None
     print(format_table(results, title=f"{args.assignment}: {submission}"))
     return 0
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import isolation, layout
+from autograder import isolation, layout, namespaces
 from autograder.local import (
     grade_submission,
     local_environment,
@@ -41,6 +41,7 @@ CASES = load_cases()
 # so the hang and the fork bomb cost seconds, not minutes.
 TEST_SECONDS = 5
 AS_ROOT = os.geteuid() == 0
+WORKERS_USER = os.environ.get(isolation.USER_VARIABLE) or isolation.SANDBOX_USER
 NEEDS_ROOT = "needs root: only a dedicated workers' user keeps this attack away from the autograder's files"
 # Cases whose expectations hold without the user switch too (they attack nothing outside the worker).
 REDUCED_CASES = ("correct", "sys_exit_in_function", "allocate_10gb", "print_50mb")
@@ -119,12 +120,13 @@ def arena():
 
 
 def workers_identity():
-    return isolation.ensure_user(isolation.SANDBOX_USER) if AS_ROOT else None
+    return isolation.ensure_user(WORKERS_USER) if AS_ROOT else None
 
 
 def grade_case(case, corpus, arena, monkeypatch, tmp_path):
     """(results, log, seconds) of grading the case's submission, every temp folder inside the arena."""
     monkeypatch.setenv("TMPDIR", str(arena.folder))
+    monkeypatch.setenv(namespaces.SHARED_VARIABLE, str(arena.proof))  # workers in namespaces see only this
     monkeypatch.setattr(tempfile, "tempdir", str(arena.folder))
     tokens = {"@PROOF@": arena.proof, "@CASE@": case.name, "@CANARY@": arena.canary}
     submission = write_submission(case, corpus.reference, tmp_path / "submission", tokens)
@@ -213,7 +215,7 @@ def test_hostile_submission_gets_exactly_its_score(case, corpus, arena, monkeypa
     assert_attacks_failed(case, arena)
     assert_nothing_left_running()
     if AS_ROOT:
-        assert f"runs as the unprivileged user {isolation.SANDBOX_USER}" in log
+        assert f"runs as the unprivileged user {WORKERS_USER}" in log
 
 
 def test_correct_submission_is_unaffected_after_the_hostile_ones(corpus, arena, monkeypatch, tmp_path):

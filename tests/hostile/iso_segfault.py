@@ -1,0 +1,18 @@
+"""neural_net.TwoLayerNet.predict writes to address 8 through ctypes: a segmentation fault.
+
+Must not happen: a core file, or a vague reason. The predict test scores 0 and names the crash exactly.
+"""
+
+APPEND = {"classifiers/neural_net.py": '''
+import ctypes as _ctypes
+
+
+def _crash(self, *args, **kwargs):
+    _mark("ran")
+    _ctypes.memmove(8, b"x", 1)
+
+
+TwoLayerNet.predict = _crash
+'''}
+ZERO = ("classifiers.neural_net.TwoLayerNet.predict",)
+FEEDBACK = {"classifiers.neural_net.TwoLayerNet.predict": "it crashed with a segmentation fault (SIGSEGV)"}
