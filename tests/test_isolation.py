@@ -10,6 +10,7 @@ namespaces as root, cgroups), as Gradescope and CI have.
 import ctypes
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -294,27 +295,35 @@ def test_cleanup_touches_only_its_own_users_things(tmp_path):
 
 # Local grading outside namespaces ------------------------------------------------------------------
 
-@NEEDS_ROOT
-def test_local_grading_refuses_while_the_checkout_is_readable(monkeypatch, tmp_path):
-    choose_mode("fallback", monkeypatch)
-    monkeypatch.delenv(isolation.MODE_VARIABLE, raising=False)
-    checkout = tmp_path / "checkout"
+@pytest.fixture
+def open_checkout():
+    """A made-up checkout (reference, dist zip) in a folder anyone can cross, like most checkouts."""
+    folder = Path(tempfile.mkdtemp(prefix="checkout-"))
+    checkout = folder / "course"
     (checkout / "course_lib").mkdir(parents=True)
     (checkout / "course_lib" / "layers.py").write_text("the reference")
     (checkout / "dist").mkdir()
-    answers = checkout / "dist" / "hw3-autograder.zip"
-    answers.write_text("fixtures")
-    for path in (tmp_path, checkout, checkout / "course_lib", checkout / "dist"):
+    (checkout / "dist" / "hw3-autograder.zip").write_text("fixtures")
+    for path in (folder, checkout, checkout / "course_lib", checkout / "dist"):
         path.chmod(0o755)
-    for path in (answers, checkout / "course_lib" / "layers.py"):
+    for path in (checkout / "dist" / "hw3-autograder.zip", checkout / "course_lib" / "layers.py"):
         path.chmod(0o644)
+    yield checkout
+    shutil.rmtree(folder)
+
+
+@NEEDS_ROOT
+def test_local_grading_refuses_while_the_checkout_is_readable(monkeypatch, open_checkout):
+    choose_mode("fallback", monkeypatch)
+    monkeypatch.delenv(isolation.MODE_VARIABLE, raising=False)
+    answers = open_checkout / "dist" / "hw3-autograder.zip"
     with pytest.raises(ExposedAnswersError) as refusal:
-        guard_answers(answers, sys.executable, checkout)
+        guard_answers(answers, sys.executable, open_checkout)
     message = str(refusal.value)
     assert "GRADER_NAMESPACES=off is set" in message and str(answers) in message
-    assert f"Fix: `chmod o-rx {checkout}`" in message and "apt-get install bubblewrap" in message
-    checkout.chmod(0o750)  # what the message says to do
-    guard_answers(answers, sys.executable, checkout)
+    assert f"Fix: `chmod o-rx {open_checkout}`" in message and "apt-get install bubblewrap" in message
+    open_checkout.chmod(0o750)  # what the message says to do
+    guard_answers(answers, sys.executable, open_checkout)
 
 
 @NEEDS_ROOT
