@@ -416,7 +416,8 @@ def launch(job, numpy_home, uid=None, gid=None):
     if fresh:
         for descriptor in _descriptors.values():
             os.set_inheritable(descriptor, True)
-        os.execve(python, [python, "-I", "-S", "-B", worker, numpy_home], dict(os.environ))
+        environment = {key: value for key, value in os.environ.items() if key != "PWD"}  # set by bwrap
+        os.execve(python, [python, "-I", "-S", "-B", worker, numpy_home], environment)
     import runpy
 
     sys.argv[:] = [worker, numpy_home]  # worker.py adds numpy's folder to its import path

@@ -28,7 +28,7 @@ from autograder.local import (
     run_script,
     unpack_autograder,
 )
-from autograder.sandbox import Limits, run_worker
+from autograder.sandbox import NUMPY_HOME, Limits, run_worker
 from autograder.suites.spec import call, program, res
 from course_tools.manifest import load_manifest
 from tests.autograder_support.artifacts import shared_artifacts
@@ -367,7 +367,9 @@ def test_worker_cannot_read_private_folders_or_import_the_autograder(probe, tmp_
             ("importable", "autograder"), ("importable", "numpy"))
     finally:
         shutil.rmtree(public)
-    assert not hidden and visible and not autograder and numpy
+    in_namespaces = namespaces.available(isolation.log, NUMPY_HOME)[0]
+    assert not hidden and not autograder and numpy
+    assert visible != in_namespaces  # a world-readable file in /tmp; inside namespaces /tmp is the worker's own
 
 
 def test_worker_limits_are_the_requested_ones(probe):
