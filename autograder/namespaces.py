@@ -22,6 +22,7 @@ container that forbids namespaces), workers run with the user switch and
 resource limits only, and the log says so. ``GRADER_NAMESPACES=off`` forces
 that fallback (to test it).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -104,16 +105,19 @@ def python_inside(python):
     return os.path.realpath(python)
 
 
-def command_line(python, job, numpy_home, shared_bytes, launcher, ipc_ready):
+def command_line(python, job, numpy_home, shared_bytes, launcher, ipc_ready, info=None):
     """The bwrap command (up to the interpreter's options) that runs ``python`` inside a worker's namespaces.
 
     job: the job folder, seen as JOB; numpy_home: the folder holding numpy, seen as NUMPY;
     launcher: the descriptor of the launcher script, kept open across exec;
-    ipc_ready: the caller already moved into a capped IPC namespace of its own.
+    ipc_ready: the caller already moved into a capped IPC namespace of its own;
+    info: a descriptor on which bwrap writes its child's pid (see child_pid).
     """
     python = python_inside(python)
     command = [bwrap(), "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-uts",
                "--unshare-cgroup-try", "--hostname", "worker"]
+    if info is not None:
+        command += ["--info-fd", str(info)]
     if not ipc_ready:
         command.append("--unshare-ipc")
     if os.geteuid() == 0:  # keep only what switching to the workers' user needs; the launcher drops those too
@@ -162,6 +166,17 @@ def hide_options(command):
     with os.fdopen(writer, "wb") as options:
         options.write(b"".join(option.encode() + b"\0" for option in command[1:end]))
     return [command[0], "--args", str(reader)] + command[end:], reader
+
+
+def child_pid(info):
+    """The pid (here, outside its PID namespace) of the process bwrap started, read from its info descriptor;
+    -1 when bwrap ended before saying (then there is nothing to measure)."""
+    with os.fdopen(info, "rb") as told:
+        said = told.read(4096)
+    try:
+        return int(json.loads(said.decode())["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return -1
 
 
 def _inside(path, folder):

@@ -19,7 +19,6 @@ autograder's paths replaced, then capped.
 import io
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -138,8 +137,8 @@ def _run_job(job, count, limits, python, identity, namespaced):
     private_ipc = isolation.private_ipc_possible()
     cpu_seconds = limits.cpu_limit(count)
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        command, inherited = _command(job, python, identity, limits, namespaced, private_ipc)
-        cpu_before, kills_before = _children_cpu(), _oom_kills()
+        command, inherited, info = _command(job, python, identity, limits, namespaced, private_ipc)
+        kills_before = _oom_kills()
         try:
             process = subprocess.Popen(
                 command,
@@ -159,12 +158,12 @@ def _run_job(job, count, limits, python, identity, namespaced):
             for descriptor in inherited:
                 os.close(descriptor)
         try:
-            timed_out, offsets = _wait(process, job, count, limits.wall_seconds, stdout)
+            worker = namespaces.child_pid(info) if info is not None else process.pid
+            timed_out, offsets, cpu_used = _wait(process, worker, job, count, limits.wall_seconds, stdout)
         finally:
             leftovers.end_processes(process.pid, identity)
             process.wait()
-        cause = _Ending(process.returncode, namespaced, timed_out, _children_cpu() - cpu_before,
-                        _oom_kills() > kills_before)
+        cause = _Ending(process.returncode, namespaced, timed_out, cpu_used, _oom_kills() > kills_before)
         printed = _descriptor_output(stdout, offsets, count)
         log = _tail(stderr)
     replacements = _replacements(job, namespaced)
@@ -184,21 +183,32 @@ def _run_job(job, count, limits, python, identity, namespaced):
 
 
 def _command(job, python, identity, limits, namespaced, private_ipc):
-    """(the worker's command line, the descriptors it must inherit)."""
+    """(the worker's command line, the descriptors it inherits, the descriptor bwrap tells its child's pid on)."""
     if not namespaced:
-        return isolation.launch_command(python, job, NUMPY_HOME, identity), ()
+        return isolation.launch_command(python, job, NUMPY_HOME, identity), (), None
     # The launcher is read through a descriptor: no path inside the namespaces leads to the autograder.
     launcher = os.open(isolation.__file__, os.O_RDONLY)
-    command = namespaces.command_line(python, job, NUMPY_HOME, limits.shared_bytes, launcher, private_ipc)
+    info, told = os.pipe()
+    command = namespaces.command_line(python, job, NUMPY_HOME, limits.shared_bytes, launcher, private_ipc,
+                                      info=told)
     command += ["launch", namespaces.JOB, namespaces.NUMPY]
     command += [str(identity.uid), str(identity.gid)] if identity is not None else []
     command, options = namespaces.hide_options(command)
-    return command, (launcher, options)
+    return command, (launcher, options, told), info
 
 
-def _children_cpu():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _most_cpu(pid, depth=4):
+    """The most CPU time (all threads) any process of the tree under ``pid`` has used so far, 0.0 once gone;
+    the tree under bwrap holds its init and the worker."""
+    try:
+        with open(f"/proc/{pid}/stat") as status:
+            fields = status.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/task/{pid}/children") as listed:
+            children = [int(child) for child in listed.read().split()]
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return max([own] + [_most_cpu(child, depth - 1) for child in children[:8] if depth > 0])
 
 
 def _oom_kills():
@@ -220,7 +230,7 @@ class _Ending:
     returncode: int
     namespaced: bool
     timed_out: bool
-    cpu_used: float
+    cpu_used: float  # by the worker's process, last seen 50 ms before it ended at most
     oom_killed: bool
 
     def signal(self):
@@ -237,7 +247,8 @@ class _Ending:
             return f"it did not finish within {limits.wall_seconds:g} s (the wall-time limit of each test)"
         number = self.signal()
         memory = f"{limits.memory_bytes >> 20} MB"
-        if number == signal.SIGXCPU or (number == signal.SIGKILL and self.cpu_used >= cpu_seconds - 0.5):
+        # A SIGKILL at the hard CPU limit, a second after the soft one, means the worker ignored SIGXCPU.
+        if number == signal.SIGXCPU or (number == signal.SIGKILL and self.cpu_used >= cpu_seconds):
             return f"the process ended without answering: it used up its CPU-time limit ({cpu_seconds} s of CPU)"
         if number == signal.SIGXFSZ:
             return (f"the process ended without answering: it wrote more output than allowed (the output-size "
@@ -274,20 +285,22 @@ def _replacements(job, namespaced):
     return sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
 
 
-def _wait(process, job, count, seconds, stdout):
-    """Wait for the worker; (True when one program ran longer than ``seconds``, stdout size after each program)."""
-    completed, program_started, offsets = 0, time.monotonic(), []
+def _wait(process, worker, job, count, seconds, stdout):
+    """Wait for the worker; (True when one program ran longer than ``seconds``, stdout size after each
+    program, the CPU time of the worker's process when last seen: what names a SIGKILL at its CPU limit)."""
+    completed, program_started, offsets, cpu = 0, time.monotonic(), [], 0.0
     while True:
+        cpu = max(cpu, _most_cpu(worker))
         try:
             process.wait(timeout=0.05)
-            return False, offsets
+            return False, offsets, cpu
         except subprocess.TimeoutExpired:
             pass
         while completed < count and (job / f"reply_{completed}.json").exists():
             completed, program_started = completed + 1, time.monotonic()
             offsets.append(os.fstat(stdout.fileno()).st_size)
         if time.monotonic() - program_started > seconds:
-            return True, offsets
+            return True, offsets, cpu
 
 
 def _clean_environment(job):

@@ -54,6 +54,17 @@ def spin(x):
         pass
 
 
+def stubborn(x):
+    """Ignores SIGXCPU: the hard CPU limit, a second later, ends it with SIGKILL."""
+    signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+    while True:
+        pass
+
+
+def suicide(x):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def hoard(x):
     grown = bytearray()
     while True:
@@ -176,6 +187,10 @@ def output(result):
      "the process ended without answering: it crashed with a segmentation fault (SIGSEGV)"),
     ("spin", Limits(wall_seconds=30, cpu_seconds=1),
      "the process ended without answering: it used up its CPU-time limit (1 s of CPU)"),
+    ("stubborn", Limits(wall_seconds=30, cpu_seconds=1),
+     "the process ended without answering: it used up its CPU-time limit (1 s of CPU)"),
+    ("suicide", Limits(wall_seconds=20),
+     "the process ended without answering: it was killed by signal SIGKILL (not by a limit of the autograder)"),
     ("spin", Limits(wall_seconds=1),
      "it did not finish within 1 s (the wall-time limit of each test)"),
     ("flood", Limits(wall_seconds=20, file_bytes=1 << 20),
