@@ -10,7 +10,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: release test install clean katex test-tools
+.PHONY: release test install clean katex test-tools sandbox-tool
 KATEX_VERSION := 0.16.22
 
 $(BIN)/python:
@@ -32,7 +32,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py course_lib/_im2col.pyx
 	@echo "[install 3/3] done: activate with . $(VENV)/bin/activate (or call $(BIN)/course)"
 	touch $@
 
-install: $(VENV)/.installed katex
+install: $(VENV)/.installed katex sandbox-tool
 
 # KaTeX typesets the math of `course written` pages; the npm package goes into the venv.
 $(VENV)/katex/.installed: | $(BIN)/python
@@ -47,6 +47,14 @@ test-tools: katex
 	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium could not be installed: the browser tests will skip"
+
+# Graders run student code in namespaces made by bubblewrap (Debian's package), installed here
+# when missing and root; without it workers fall back to a user switch and limits only.
+sandbox-tool:
+	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null 2>&1 || \
+		echo "bubblewrap could not be installed: student code will be graded without namespaces"
 
 release: install
 	$(BIN)/course build

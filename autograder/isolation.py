@@ -3,17 +3,21 @@
 The grading process (``autograder.sandbox``, ``autograder.harness``) uses the
 first half: it decides who workers run as (``sandbox_identity``), makes the
 autograder's folders private (``protect``), hands each job folder to the
-workers' user, sets the limits of each worker, runs workers one at a time per
-user, and afterwards ends every process the worker left and removes what it
-left in the temp folders.
+workers' user, sets the limits of each worker (and, where the kernel allows
+it, an IPC namespace of its own with capped shared memory), and runs workers
+one at a time per user; ``autograder.leftovers`` ends what a worker left
+running and removes what it left behind, and ``autograder.namespaces`` adds
+private namespaces where bubblewrap works.
 
 The second half is the worker's first code: the sandbox starts ``python -I -S
--B isolation.py launch JOB NUMPY_HOME [UID GID]`` as root, and this file drops
-to the workers' user for good, then runs ``JOB/worker.py``. Dropping inside
-the interpreter lets the worker use a Python installed where that user cannot
-reach (e.g. under ``/root``): those import folders are reopened through a
-directory descriptor taken before the drop, which grants nothing beyond
-reading that installation.
+-B isolation.py launch JOB NUMPY_HOME [UID GID]`` as root (inside namespaces
+this file is read through an inherited descriptor), which drops to the
+workers' user for good, then execs a fresh interpreter on ``JOB/worker.py``,
+so nothing of this file stays in the process that runs student code. Only
+when that user cannot reach the Python installation (e.g. under ``/root``,
+outside namespaces) does the worker run inside this interpreter, its import
+folders reopened through directory descriptors taken before the drop, which
+grant nothing beyond reading that installation.
 
 Full isolation needs root, which Gradescope gives: workers run as the user
 ``grader-student`` (created by setup.sh, or here on first use), which can
@@ -34,7 +38,6 @@ USER_VARIABLE = "GRADER_USER"  # another name for the workers' user
 MODE_VARIABLE = "GRADER_ISOLATION"  # "reduced": no user switch even as root (to test the fallback)
 PRIVATE = 0o700
 LOCK_FOLDER = "/run"  # holds one lock per workers' user: gradings with different users run side by side
-TEMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
 USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -180,28 +183,103 @@ def launch_command(python, job, numpy_home, identity):
     return command + ([str(identity.uid), str(identity.gid)] if identity is not None else [])
 
 
-def child_limits(identity, cpu_seconds, memory_bytes, file_bytes, processes):
+def child_limits(identity, cpu_seconds, memory_bytes, file_bytes, processes, shared_bytes=None):
     """A preexec function setting a worker's resource limits (computed here, applied in the child).
 
     The process limit counts every process of the user: with a dedicated user
     it bounds the worker alone; otherwise the grading user's current processes
-    are added so that the worker can still start (and root ignores it).
+    are added so that the worker can still start (and root ignores it). The
+    CPU limit's hard value is a second above the soft one, so that running out
+    of CPU time ends the worker with SIGXCPU (which names the cause), not SIGKILL.
+    shared_bytes: when given, the child first moves into an IPC namespace of its
+    own whose System V shared memory and message queues are capped to it.
     """
     import resource
 
     if identity is None and os.getuid() != 0:
         processes += len(processes_of(os.getuid()))
-    wanted = ((resource.RLIMIT_CPU, cpu_seconds), (resource.RLIMIT_AS, memory_bytes),
-              (resource.RLIMIT_FSIZE, file_bytes), (resource.RLIMIT_NPROC, processes), (resource.RLIMIT_CORE, 0))
+    wanted = ((resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1), (resource.RLIMIT_AS, memory_bytes, memory_bytes),
+              (resource.RLIMIT_FSIZE, file_bytes, file_bytes), (resource.RLIMIT_NPROC, processes, processes),
+              (resource.RLIMIT_CORE, 0, 0))
     settings = []
-    for kind, value in wanted:
-        _, hard = resource.getrlimit(kind)
-        settings.append((kind, int(value if hard == resource.RLIM_INFINITY else min(value, hard))))
+    for kind, soft, hard in wanted:
+        _, ceiling = resource.getrlimit(kind)
+        if ceiling != resource.RLIM_INFINITY:
+            soft, hard = min(soft, ceiling), min(hard, ceiling)
+        settings.append((kind, int(soft), int(hard)))
 
     def apply():
-        for kind, value in settings:
-            resource.setrlimit(kind, (value, value))
+        if shared_bytes is not None:
+            enter_private_ipc(shared_bytes)
+        for kind, soft, hard in settings:
+            resource.setrlimit(kind, (soft, hard))
     return apply
+
+
+CLONE_NEWIPC = 0x08000000
+QUEUES = 16  # System V message queues and shared memory segments a worker may create
+
+
+def enter_private_ipc(shared_bytes):
+    """Move this process into a new IPC namespace whose System V objects fit in ``shared_bytes``.
+
+    The caps are the namespace's own sysctls, so they must be written from
+    inside it, before the worker starts; the namespace and everything in it
+    disappear with its last process. Raises OSError where namespaces are refused.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWIPC) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    page = os.sysconf("SC_PAGE_SIZE")
+    caps = {"shmmax": shared_bytes, "shmall": max(1, shared_bytes // page), "shmmni": QUEUES,
+            "msgmni": QUEUES, "msgmnb": max(1, shared_bytes // QUEUES), "msgmax": max(1, shared_bytes // QUEUES)}
+    for name, value in caps.items():
+        with open(f"/proc/sys/kernel/{name}", "w") as setting:
+            setting.write(str(value))
+
+
+_private_ipc = []
+
+
+def private_ipc_possible():
+    """True when a worker can get a capped IPC namespace of its own here (probed once, in a child process)."""
+    if not _private_ipc:
+        possible = False
+        if os.geteuid() == 0:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    enter_private_ipc(1 << 20)
+                except OSError:
+                    os._exit(1)
+                os._exit(0)
+            possible = os.waitpid(pid, 0)[1] == 0
+        _private_ipc.append(possible)
+    return _private_ipc[0]
+
+
+def readable_by(identity, paths):
+    """The paths among ``paths`` that ``identity`` could read, tried by a child process running as that user."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child only switches user and tries
+        try:
+            os.close(reader)
+            os.setgroups([])
+            os.setgid(identity.gid)
+            os.setuid(identity.uid)
+            found = [str(index) for index, path in enumerate(paths) if os.access(path, os.R_OK)]
+            os.write(writer, ",".join(found).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as answer:
+        found = answer.read().decode()
+    os.waitpid(pid, 0)
+    return [paths[int(index)] for index in found.split(",") if index]
 
 
 @contextmanager
@@ -246,80 +324,6 @@ def processes_of(uid):
     return found
 
 
-def end_processes(leader, identity, attempts=200):
-    """Kill the worker's process group and, with a dedicated user, every process of that user
-    (processes that left the group cannot be told apart from the grader's own when isolation is reduced)."""
-    import signal
-    import time
-
-    try:
-        os.killpg(leader, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    if identity is None:
-        return
-    for _ in range(attempts):
-        found = processes_of(identity.uid)
-        _reap_zombies(found)
-        living = [pid for pid, (state, _) in found.items() if state != "Z"]
-        if not living:
-            return
-        _kill_all_as(identity)
-        time.sleep(0.01)
-    log(f"processes of {identity.name} survived every attempt to end them: {sorted(living)}")
-
-
-def _kill_all_as(identity):
-    """kill(-1, SIGKILL) as the worker's user: every process of that user, however it detached itself."""
-    import signal
-
-    pid = os.fork()
-    if pid == 0:  # the child does nothing but switch user and signal
-        try:
-            os.setgroups([])
-            os.setgid(identity.gid)
-            os.setuid(identity.uid)
-            os.kill(-1, signal.SIGKILL)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-
-
-def _reap_zombies(found):
-    """Collect the exit status of dead processes (of ``processes_of``) handed to us as their subreaper."""
-    me = os.getpid()
-    for pid, (state, parent) in found.items():
-        if state == "Z" and parent == me:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-
-
-def remove_leftovers(identity):
-    """Delete what the worker's user left at the top of the temp folders, so the next worker starts clean."""
-    if identity is None:
-        return
-    import shutil
-    import tempfile
-
-    for folder in sorted({tempfile.gettempdir(), *TEMP_FOLDERS}):
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.stat(follow_symlinks=False).st_uid != identity.uid:
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path)
-                else:
-                    os.unlink(entry.path)
-            except OSError as error:
-                log(f"could not remove {entry.path}, left by {identity.name}: {error}")
-
-
 def scrub(value, replacements):
     """``value`` (str, or dicts/lists of them) with each path in ``replacements`` replaced by its label."""
     if isinstance(value, str):
@@ -347,15 +351,22 @@ def reopened(path):
     """
     if not os.path.isabs(path) or not os.path.isdir(path):
         return path
+    depth = _closed_depth(path)
+    if depth is None:
+        return path
+    parts = [part for part in path.split(os.sep) if part]
+    anchor = os.sep + os.sep.join(parts[:depth + 1])
+    if anchor not in _descriptors:
+        _descriptors[anchor] = os.open(anchor, os.O_RDONLY | os.O_DIRECTORY)
+    return os.path.join(f"/proc/self/fd/{_descriptors[anchor]}", *parts[depth + 1:])
+
+
+def _closed_depth(path):
+    """How deep the last folder above ``path`` that others cannot cross is (0: /), or None if there is none."""
     parts = [part for part in path.split(os.sep) if part]
     above = [os.sep + os.sep.join(parts[:depth]) for depth in range(len(parts))]
     closed = [depth for depth, folder in enumerate(above) if not os.stat(folder).st_mode & stat.S_IXOTH]
-    if not closed:
-        return path
-    anchor = os.sep + os.sep.join(parts[:closed[-1] + 1])
-    if anchor not in _descriptors:
-        _descriptors[anchor] = os.open(anchor, os.O_RDONLY | os.O_DIRECTORY)
-    return os.path.join(f"/proc/self/fd/{_descriptors[anchor]}", *parts[closed[-1] + 1:])
+    return closed[-1] if closed else None
 
 
 def reopen_import_paths():
@@ -382,16 +393,42 @@ def drop_privileges(uid, gid):
 
 
 def launch(job, numpy_home, uid=None, gid=None):
-    """Run ``job``/worker.py as the worker, with numpy importable, after dropping to ``uid``/``gid`` when given."""
-    import runpy
+    """Run ``job``/worker.py as the worker, with numpy importable, after dropping to ``uid``/``gid`` when given.
 
+    The worker gets a fresh interpreter (exec) whenever the workers' user can
+    reach Python, so that nothing of this launcher (code, paths, descriptors)
+    is left in the process that runs student code; only a Python out of that
+    user's reach (outside namespaces) makes it run inside this interpreter.
+    """
+    _close_own_script()
     here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [entry for entry in sys.path if entry != here] + [numpy_home]
+    sys.path[:] = [entry for entry in sys.path if entry != here]
+    worker = os.path.join(job, "worker.py")
+    python = os.path.realpath(sys.executable)
+    fresh = uid is None or all(_closed_depth(path) is None for path in (python, os.path.dirname(os.__file__)))
     if uid is not None:
-        reopen_import_paths()
+        numpy_home = reopened(numpy_home)
+        if not fresh:
+            reopen_import_paths()
         drop_privileges(int(uid), int(gid))
     os.umask(0o077)
-    runpy.run_path(os.path.join(job, "worker.py"), run_name="__main__")
+    os.chdir(os.path.join(job, "submission"))  # only the workers' user may enter the job folder
+    if fresh:
+        for descriptor in _descriptors.values():
+            os.set_inheritable(descriptor, True)
+        environment = {key: value for key, value in os.environ.items() if key != "PWD"}  # set by bwrap
+        os.execve(python, [python, "-I", "-S", "-B", worker, numpy_home], environment)
+    import runpy
+
+    sys.argv[:] = [worker, numpy_home]  # worker.py adds numpy's folder to its import path
+    runpy.run_path(worker, run_name="__main__")
+
+
+def _close_own_script():
+    """Inside namespaces this file is read through an inherited descriptor: close it before student code runs."""
+    folder, name = os.path.split(sys.argv[0])
+    if folder == "/proc/self/fd" and name.isdigit():
+        os.close(int(name))
 
 
 def main(argv):

@@ -6,6 +6,12 @@ it, runs the zip's own ``setup.sh`` (in local mode: nothing is installed) and
 ``run_autograder``, and returns the results.json they wrote. ``check_build``
 grades the reference and the untouched release with it and refuses unless
 they score full marks and zero.
+
+Grading a student's code from a checkout must not let it read the answers
+(this zip and the others in ``dist/``, the reference ``course_lib/``, the
+notebooks in ``source/``). Workers in namespaces never see them; where
+namespaces are unavailable, ``grade_submission`` refuses while the workers'
+user can read any of them, and says how to fix that (``guard_answers``).
 """
 import json
 import os
@@ -17,13 +23,79 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from autograder import layout
+from autograder import isolation, layout, namespaces
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class BuildCheckError(RuntimeError):
     """The reference did not score full marks, or the untouched release scored above zero."""
+
+
+class ExposedAnswersError(RuntimeError):
+    """Student code graded here could read the answers; the message says what to fix."""
+
+
+def answer_paths(zip_path, python, repo_root=REPO_ROOT):
+    """What a worker must never read: the autograder zips, the reference library and notebooks,
+    and a course_lib installed beside the numpy workers import."""
+    repo_root, zip_path = Path(repo_root), Path(zip_path).resolve()
+    paths = {zip_path, *zip_path.parent.glob("*.zip"), *(repo_root / "dist").glob("*.zip")}
+    paths |= {path for path in (repo_root / "course_lib", repo_root / "source") if path.exists()}
+    paths |= set((repo_root / "course_lib").glob("*.py"))
+    installed = Path(numpy_home(python)) / "course_lib"
+    if installed.is_dir():
+        paths |= {installed, *installed.glob("*.py")}
+    return sorted(str(path) for path in paths)
+
+
+def numpy_home(python):
+    """The folder holding the numpy that ``python`` imports (the workers' numpy)."""
+    if Path(python).resolve() == Path(sys.executable).resolve():
+        from autograder.sandbox import NUMPY_HOME
+
+        return NUMPY_HOME
+    completed = subprocess.run([str(python), "-c", "import numpy, os; print(os.path.dirname(os.path.dirname("
+                                "os.path.realpath(numpy.__file__))))"], stdout=subprocess.PIPE, text=True)
+    return completed.stdout.strip()
+
+
+def guard_answers(zip_path, python, repo_root=REPO_ROOT):
+    """Raise ExposedAnswersError when workers would run outside namespaces and could read the answers.
+
+    ``GRADER_ISOLATION=reduced`` is the instructor's explicit choice to grade
+    without the user switch (e.g. trusted code without root); the log says so.
+    """
+    if os.environ.get(isolation.MODE_VARIABLE) == "reduced":
+        return
+    in_namespaces, why_not = namespaces.available(lambda message: None, numpy_home(python))
+    if in_namespaces and os.geteuid() == 0:
+        return
+    if os.geteuid() != 0:
+        if in_namespaces:
+            return
+        raise ExposedAnswersError(
+            f"student code would run as you, outside namespaces ({why_not}), and could read this checkout's "
+            "answers. Install bubblewrap (apt-get install bubblewrap) so that workers see only their job, or "
+            f"grade as root with the checkout closed to others, or set {isolation.MODE_VARIABLE}=reduced "
+            "to grade code you trust anyway.")
+    identity = isolation.ensure_user(os.environ.get(isolation.USER_VARIABLE) or isolation.SANDBOX_USER)
+    exposed = isolation.readable_by(identity, answer_paths(zip_path, python, repo_root))
+    if exposed:
+        shown = ", ".join(exposed[:4]) + (f" and {len(exposed) - 4} more" if len(exposed) > 4 else "")
+        closed = sorted({_folder_to_close(Path(path), Path(repo_root)) for path in exposed})
+        raise ExposedAnswersError(
+            f"student code runs outside namespaces here ({why_not}), and the workers' user {identity.name} "
+            f"can read {shown}. Fix: `chmod o-rx {' '.join(closed)}` (student code would otherwise read the "
+            "answers), or install bubblewrap (apt-get install bubblewrap) so that workers see only their job.")
+
+
+def _folder_to_close(path, repo_root):
+    """The folder whose closing hides ``path``: the checkout for what lies in it, else the file's folder."""
+    resolved = path.resolve()
+    if repo_root.resolve() in resolved.parents:
+        return str(repo_root.resolve())
+    return str(resolved.parent)
 
 
 def default_zip(assignment_id, repo_root=REPO_ROOT):
@@ -80,17 +152,21 @@ def run_script(root, name, env, arguments=()):
 
 
 def grade_submission(assignment_id, submission_path, zip_path=None, json_path=None, *, only=(), python=None,
-                     log_path=None):
+                     log_path=None, trusted=False):
     """Grade a submission folder or zip with the autograder zip; returns Gradescope's results.json body.
 
     zip_path defaults to ``dist/<id>-autograder.zip``; json_path, when given,
     receives a copy of results.json and log_path the scripts' output (what
     Gradescope shows instructors only); only: test numbers or function keys.
+    Raises ExposedAnswersError (see guard_answers) unless ``trusted`` (the
+    course's own reference and release, graded by check_build).
     """
     zip_path = Path(zip_path) if zip_path is not None else default_zip(assignment_id)
     if not zip_path.is_file():
         raise FileNotFoundError(f"no autograder zip at {zip_path}: build it with `course build {assignment_id}`")
     python = python or sys.executable
+    if not trusted:
+        guard_answers(zip_path, python)
     with tempfile.TemporaryDirectory(prefix=f"course-grade-{assignment_id}-") as temporary:
         root = layout.Root(temporary)
         unpack_autograder(zip_path, root.source)
@@ -162,9 +238,9 @@ def check_build(assignment_id, repo_root=REPO_ROOT, zip_path=None, release_dir=N
         progress("writing the reference submission" + ("" if checkpoint_dir else " (training its checkpoints)"))
         reference = write_reference_submission(zip_path, Path(temporary) / "submission", checkpoint_dir, repo_root)
         progress("grading the reference submission (1/2)")
-        reference_results = grade_submission(assignment_id, reference, zip_path, python=python)
+        reference_results = grade_submission(assignment_id, reference, zip_path, python=python, trusted=True)
     progress("grading the untouched release (2/2)")
-    release_results = grade_submission(assignment_id, release_dir, zip_path, python=python)
+    release_results = grade_submission(assignment_id, release_dir, zip_path, python=python, trusted=True)
     possible = round(sum(test["max_score"] for test in reference_results["tests"]), 4)
     problems = []
     if reference_results["score"] != possible:

@@ -33,21 +33,27 @@ A program is plain JSON that says what to call and what to send back:
   ``numeric/<name>/plus`` and ``numeric/<name>/minus`` of shape (*wrt shape, *output shape).
 - ``seed``: seeds ``np.random`` before the program runs.
 """
+import errno
 import importlib
 import io
 import json
 import linecache
 import os
+import resource
 import sys
 import time
 import traceback
 import warnings
 from pathlib import Path
 
-import numpy as np
+if __name__ == "__main__" and len(sys.argv) == 2:  # started by autograder.isolation: numpy's folder
+    sys.path.append(sys.argv[1])
+
+import numpy as np  # noqa: E402  (importable only once its folder is on the path)
 
 MAX_TEXT = 600
-MAX_PRINTED = 4000
+MAX_PRINTED = 8000  # the sandbox shows 4000 after replacing paths; a path cut here must not escape that
+OUT_OF_MEMORY_EXIT = 86  # the sandbox names memory as the cause
 MAX_WARNINGS = 5
 MAX_FRAMES = 8
 
@@ -284,13 +290,29 @@ def describe_exception(error, label, submission_dir):
         message = str(error)
     # Paths into the worker's private copy read as paths in the student's own upload.
     message = message.replace(f"{submission_dir}{os.sep}", "")
+    note = limit_reached(error)
+    message = message[:MAX_TEXT - len(note)] + note
     return {
         "where": label,
         "type": type(error).__name__,
-        "message": message[:MAX_TEXT],
+        "message": message,
         "not_implemented": isinstance(error, NotImplementedError),
         "frames": frames[-MAX_FRAMES:],
     }
+
+
+def limit_reached(error):
+    """Which limit of the worker an error comes from, in words, or ""."""
+    if isinstance(error, MemoryError):
+        return f" (out of memory: the worker may use {megabytes(resource.RLIMIT_AS)} of memory)"
+    if isinstance(error, OSError) and error.errno == errno.EFBIG:
+        return f" (output size: the worker may write at most {megabytes(resource.RLIMIT_FSIZE)} per file)"
+    return ""
+
+
+def megabytes(kind):
+    limit = resource.getrlimit(kind)[0]
+    return "unlimited bytes" if limit == resource.RLIM_INFINITY else f"{limit >> 20} MB"
 
 
 def relative_to_submission(filename, submission_dir):
@@ -400,6 +422,13 @@ def load_inputs(path):
 
 
 def main(job_dir):
+    try:
+        run_request(job_dir)
+    except MemoryError:  # outside the student's calls (e.g. storing huge outputs): the sandbox names the cause
+        os._exit(OUT_OF_MEMORY_EXIT)
+
+
+def run_request(job_dir):
     request = json.loads((job_dir / "request.json").read_text())
     submission_dir = Path.cwd()
     sys.path.insert(0, str(submission_dir))

@@ -174,8 +174,13 @@ def grade(args):
     zip_path = default_zip(args.assignment, args.zip)
     user = os.environ.get(USER_VARIABLE) or SANDBOX_USER
     progress(f"grading {submission} with {zip_path}; student code runs as {user} (${USER_VARIABLE})")
-    results = grade_submission(args.assignment, submission, zip_path=zip_path,
-                               json_path=Path(args.json) if args.json else None)
+    from autograder.local import ExposedAnswersError
+
+    try:
+        results = grade_submission(args.assignment, submission, zip_path=zip_path,
+                                   json_path=Path(args.json) if args.json else None)
+    except ExposedAnswersError as refusal:
+        raise CourseError(f"refused: {refusal}") from None
     print(score_table(results, title=f"{args.assignment}: {submission}"))
     print(feedback_text(results))
     if args.json:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import isolation, layout
+from autograder import isolation, layout, namespaces
 from autograder.local import (
     grade_submission,
     local_environment,
@@ -28,7 +28,7 @@ from autograder.local import (
     run_script,
     unpack_autograder,
 )
-from autograder.sandbox import Limits, run_worker
+from autograder.sandbox import NUMPY_HOME, Limits, run_worker
 from autograder.suites.spec import call, program, res
 from course_tools.manifest import load_manifest
 from tests.autograder_support.artifacts import shared_artifacts
@@ -41,6 +41,7 @@ CASES = load_cases()
 # so the hang and the fork bomb cost seconds, not minutes.
 TEST_SECONDS = 5
 AS_ROOT = os.geteuid() == 0
+WORKERS_USER = os.environ.get(isolation.USER_VARIABLE) or isolation.SANDBOX_USER
 NEEDS_ROOT = "needs root: only a dedicated workers' user keeps this attack away from the autograder's files"
 # Cases whose expectations hold without the user switch too (they attack nothing outside the worker).
 REDUCED_CASES = ("correct", "sys_exit_in_function", "allocate_10gb", "print_50mb")
@@ -119,12 +120,13 @@ def arena():
 
 
 def workers_identity():
-    return isolation.ensure_user(isolation.SANDBOX_USER) if AS_ROOT else None
+    return isolation.ensure_user(WORKERS_USER) if AS_ROOT else None
 
 
 def grade_case(case, corpus, arena, monkeypatch, tmp_path):
     """(results, log, seconds) of grading the case's submission, every temp folder inside the arena."""
     monkeypatch.setenv("TMPDIR", str(arena.folder))
+    monkeypatch.setenv(namespaces.SHARED_VARIABLE, str(arena.proof))  # workers in namespaces see only this
     monkeypatch.setattr(tempfile, "tempdir", str(arena.folder))
     tokens = {"@PROOF@": arena.proof, "@CASE@": case.name, "@CANARY@": arena.canary}
     submission = write_submission(case, corpus.reference, tmp_path / "submission", tokens)
@@ -213,7 +215,7 @@ def test_hostile_submission_gets_exactly_its_score(case, corpus, arena, monkeypa
     assert_attacks_failed(case, arena)
     assert_nothing_left_running()
     if AS_ROOT:
-        assert f"runs as the unprivileged user {isolation.SANDBOX_USER}" in log
+        assert f"runs as the unprivileged user {WORKERS_USER}" in log
 
 
 def test_correct_submission_is_unaffected_after_the_hostile_ones(corpus, arena, monkeypatch, tmp_path):
@@ -365,7 +367,9 @@ def test_worker_cannot_read_private_folders_or_import_the_autograder(probe, tmp_
             ("importable", "autograder"), ("importable", "numpy"))
     finally:
         shutil.rmtree(public)
-    assert not hidden and visible and not autograder and numpy
+    in_namespaces = namespaces.available(isolation.log, NUMPY_HOME)[0]
+    assert not hidden and not autograder and numpy
+    assert visible != in_namespaces  # a world-readable file in /tmp; inside namespaces /tmp is the worker's own
 
 
 def test_worker_limits_are_the_requested_ones(probe):

@@ -11,6 +11,10 @@ if [ -z "${AUTOGRADER_LOCAL:-}" ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     apt-get install -y --no-install-recommends python3 python3-pip python3-dev build-essential
+    # Namespaces for student code; where the package or the kernel is refused, the grader
+    # falls back to a user switch and resource limits, and says so in its log.
+    apt-get install -y --no-install-recommends bubblewrap \
+        || echo "setup.sh: bubblewrap could not be installed; student code will run without namespaces"
     "$PYTHON" -m pip install --no-cache-dir "numpy>=1.26,<3" "cython>=3.0" "setuptools>=68"
 fi
 
