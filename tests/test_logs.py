@@ -1,6 +1,6 @@
 """Berkeley's experiment logs: what the Solver records, and how the "log" tests grade them."""
-import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +9,11 @@ from autograder.harness.logs import LogError, configuration_problems, read_log
 from autograder.suites.logs import DEEP_FILES, DROPOUT_FILES, EXPERIMENTS, SCALE_FILES, WEIGHT_SCALES
 from course_lib.classifiers.fc_net import FullyConnectedNet
 from course_lib.solver import Solver
+from course_tools.fidelity.corpus import CorpusError
+from course_tools.fidelity.log_variants import apply_log_variant, load_log_corpus
 from tests.autograder_support.artifacts import shared_artifacts
+
+LOG_VARIANTS = load_log_corpus(["hw4"])
 
 
 @pytest.fixture(scope="session")
@@ -132,13 +136,6 @@ def graded_with(built, tmp_path, change):
     return built.graded(f"logs-{tmp_path.name}", submission, only=EXPERIMENT_TESTS)
 
 
-def rewrite(path, **changes):
-    with np.load(path) as saved:
-        arrays = {key: saved[key] for key in saved.files}
-    arrays.update(changes)
-    np.savez(path, **arrays)
-
-
 def lost_only(results, reference, function):
     """Every experiment test but ``function``'s scores as in the reference; returns ``function``'s test."""
     scores = {name: t["score"] for name, t in experiment_tests(reference).items()}
@@ -157,55 +154,34 @@ def test_the_reference_logs_earn_every_point(artifacts):
         assert [c["name"] for c in test["extra_data"]["checks"]] == ["files", "configuration", "replay", "claim"]
 
 
-def test_a_made_up_loss_curve_loses_the_experiment(artifacts, tmp_path):
+@pytest.mark.parametrize("variant", LOG_VARIANTS, ids=[variant.name for variant in LOG_VARIANTS])
+def test_each_wrong_log_loses_its_experiment_on_its_check(artifacts, tmp_path, variant):
+    """The log corpus (fidelity/logs/hw4.toml): all of the experiment's points lost, on the named check,
+    and every other experiment's test untouched."""
     built = artifacts["hw4"]
     reference = built.graded("reference", built.reference_zip)
-
-    def forge(submission):
-        path = submission / DEEP_FILES[True]
-        with np.load(path) as saved:
-            length = len(saved["train_losses"])
-        rewrite(path, train_losses=2.3 * np.exp(-np.arange(length) / 60.0) + 0.05)
-
-    test = lost_only(graded_with(built, tmp_path, forge), reference, "experiment batchnorm_deep_networks")
+    results = graded_with(built, tmp_path, lambda submission: apply_log_variant(variant, submission))
+    test = lost_only(results, reference, f"experiment {variant.experiment}")
     assert test["score"] == 0
-    failing = [c["name"] for c in test["extra_data"]["checks"] if not c["passed"]]
-    assert failing == ["replay"] and "compare_bn_deep_networks_with_bn.npz" in test["output"]
+    assert [c["name"] for c in test["extra_data"]["checks"] if not c["passed"]] == [variant.fails], test["output"]
+    assert Path(variant.file).name in test["output"]
 
 
-def test_a_log_from_another_configuration_loses_the_experiment(artifacts, tmp_path):
-    built = artifacts["hw4"]
-    reference = built.graded("reference", built.reference_zip)
-
-    def swap(submission):
-        # The log of another weight scale, renamed: genuine, but not this run's configuration.
-        shutil.copyfile(submission / SCALE_FILES[True][4], submission / SCALE_FILES[True][3])
-
-    test = lost_only(graded_with(built, tmp_path, swap), reference, "experiment batchnorm_weight_scale")
-    assert test["score"] == 0
-    assert [c["name"] for c in test["extra_data"]["checks"] if not c["passed"]] == ["configuration"]
-    assert "weight_scale=" in test["output"]
-
-
-def test_an_edited_configuration_fails_the_replay(artifacts, tmp_path):
-    built = artifacts["hw4"]
-    reference = built.graded("reference", built.reference_zip)
-
-    def reseed(submission):
-        path = submission / DROPOUT_FILES[0.5]
-        with np.load(path) as saved:
-            config = json.loads(str(saved["config"]))
-        config["seed"] = 8
-        rewrite(path, config=np.array(json.dumps(config)))
-
-    test = lost_only(graded_with(built, tmp_path, reseed), reference, "experiment dropout_regularization")
-    assert test["score"] == 0
-    assert [c["name"] for c in test["extra_data"]["checks"] if not c["passed"]] == ["replay"]
-
-
-def test_a_missing_log_is_named(artifacts, tmp_path):
-    built = artifacts["hw4"]
-    reference = built.graded("reference", built.reference_zip)
-    test = lost_only(graded_with(built, tmp_path, lambda s: (s / DROPOUT_FILES[0.0]).unlink()), reference,
-                     "experiment dropout_regularization")
-    assert test["score"] == 0 and "dropout_regularization_experiment_p0.npz was not found in your upload" in test["output"]
+def test_the_log_corpus_is_checked(tmp_path):
+    assert {variant.fails for variant in LOG_VARIANTS} == {"files", "configuration", "replay"}
+    (tmp_path / "fidelity" / "logs").mkdir(parents=True)
+    (tmp_path / "fidelity" / "logs" / "hw4.toml").write_text('''
+[[variant]]
+name = "wrong_file"
+mistake = "m"
+experiment = "dropout_regularization"
+file = "submission_logs/compare_bn_deep_networks_no_bn.npz"
+edit = { delete = true }
+fails = "claims"
+hint = "h"
+''')
+    with pytest.raises(CorpusError) as refused:
+        load_log_corpus(["hw4"], repo_root=tmp_path)
+    assert [problem.split(": ", 1)[1] for problem in refused.value.problems] == [
+        "submission_logs/compare_bn_deep_networks_no_bn.npz is not a log of dropout_regularization",
+        "fails must be one of files, configuration, replay"]
