@@ -8,6 +8,7 @@ import numpy as np
 from autograder.suites import draw
 from autograder.suites.functional import AFFINE, RELU
 from autograder.suites.spec import (
+    FLOAT32_TOL,
     Check,
     Test,
     arg,
@@ -23,6 +24,7 @@ from autograder.suites.spec import (
     net_test,
     numeric,
     program,
+    repeat_check,
     res,
     unchanged_check,
 )
@@ -30,21 +32,8 @@ from autograder.suites.spec import (
 CONV_NET = "classifiers.cnn.ThreeLayerConvNet"
 # spatial batchnorm reuses the vanilla layer: its forward, and the closed-form backward.
 BATCHNORM = ("layers.batchnorm_forward", "layers.batchnorm_backward_alt")
-# float32 results are compared at float32's precision; float64 ones keep the default 1e-7.
-FLOAT32_TOL = 1e-5
-
-
 def float32(arrays):
     return {name: value.astype(np.float32) for name, value in arrays.items()}
-
-
-def repeat_check(first, again):
-    """A second backward on the same cache gives what the first gave: backward leaves its cache intact."""
-    def rule(found, expected, inputs, reference):
-        if np.array_equal(found[first], found[again]):
-            return True, ""
-        return False, f"a second backward on the same cache gave another {first}: do not modify the cache"
-    return Check("custom", rule=rule, label=f"{first} again")
 
 
 def float32_test(function, label, make_inputs, calls, values, unchanged, **options):

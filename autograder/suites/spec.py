@@ -197,6 +197,17 @@ def accuracy_test(checkpoint, visibility="visible"):
 
 # Contract checks shared by the conv and mlp suites -------------------------------
 
+# float32 results are compared at float32's precision; float64 ones keep the default 1e-7.
+FLOAT32_TOL = 1e-5
+
+
+def as_float32(make_inputs):
+    """The same inputs with every float array in float32 (labels stay integers)."""
+    def make(rng):
+        return {name: value.astype(np.float32) if value.dtype.kind == "f" else value
+                for name, value in make_inputs(rng).items()}
+    return make
+
 
 def dtype_check(*outputs, label="dtypes"):
     """Each output (an array, or every entry of a dict output) has the reference's dtype.
@@ -220,3 +231,12 @@ def unchanged_check(output, input_name):
             return True, ""
         return False, f"your code changed {input_name} in place; work on a copy or build a new array"
     return Check("custom", rule=rule, label=f"{input_name} unchanged")
+
+
+def repeat_check(first, again):
+    """A second backward on the same cache gives what the first gave: backward leaves its cache intact."""
+    def rule(found, expected, inputs, reference):
+        if np.array_equal(found[first], found[again]):
+            return True, ""
+        return False, f"a second backward on the same cache gave another {first}: do not modify the cache"
+    return Check("custom", rule=rule, label=f"{first} again")
