@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from course_tools.data_folder import ensure_grading_data
 from course_tools.manifest import load_manifest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -16,32 +17,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def _progress(message):
     print(message, file=sys.stderr, flush=True)
-
-
-def ensure_grading_data():
-    """Use the datasets in the data directory (real or stand-in), else write and use the stand-in.
-
-    Returns a short description of the data used, for the build summary.
-    """
-    from course_lib.data_utils import data_dir
-
-    root = data_dir()
-    if _holds_both_datasets(root):
-        standin = (root / "cifar-10-batches-py" / "STANDIN.txt").exists()
-        return f"{'STAND-IN data' if standin else 'data'} in {root}"
-    standin = root / "standin"
-    if not _holds_both_datasets(standin):
-        from course_lib.standin import write_standin
-
-        _progress(f"real CIFAR-10/SVHN not found in {root}; writing the STAND-IN data to {standin}")
-        write_standin(standin)
-    os.environ["COURSE_DATA_DIR"] = str(standin)
-    return (f"STAND-IN data in {standin} "
-            "(fetch the real data with `course data fetch cifar10` and `course data fetch svhn`)")
-
-
-def _holds_both_datasets(root):
-    return (root / "cifar-10-batches-py" / "data_batch_1").exists() and (root / "svhn" / "test_32x32.mat").exists()
 
 
 def build(args):
@@ -125,7 +100,7 @@ def reference(args):
 
 
 def fidelity(args):
-    from course_tools.fidelity import main as fidelity_main
+    from course_tools.fidelity.cli import main as fidelity_main
 
     return fidelity_main(args.arguments)
 
@@ -171,7 +146,8 @@ def parser():
 
     fidelity_cmd = commands.add_parser(
         "fidelity", help="grade the corpus of wrong and correct variants and write a report",
-        description="Arguments go to python -m course_tools.fidelity: [ASSIGNMENT ...] --report PATH [--jobs N]")
+        description="Arguments go to python -m course_tools.fidelity: [ASSIGNMENT ...] --report PATH [--jobs N] "
+                    "[--mutants [--json PATH] [--cap N]]")
     fidelity_cmd.add_argument("arguments", nargs=argparse.REMAINDER)
     fidelity_cmd.set_defaults(run=fidelity)
 
@@ -188,6 +164,9 @@ def parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["fidelity"]:  # its parser reads every option; REMAINDER would drop leading ones (--mutants)
+        return fidelity(argparse.Namespace(arguments=argv[1:])) or 0
     args = parser().parse_args(argv)
     return args.run(args) or 0
 

@@ -1,6 +1,6 @@
 """Grading fidelity: realistic wrong solutions lose exactly their own points, correct ones none.
 
-The corpus is ``fidelity/`` (see ``course_tools/fidelity.py``). Every variant is
+The corpus is ``fidelity/`` (see ``course_tools/fidelity/``). Every variant is
 graded here by the real autograder, but only on the tests that can see its
 patch: those of the functions it patches and of every function whose tests
 rely on them (the tests' ``requires``, transitively). That keeps the module
@@ -12,7 +12,9 @@ from types import SimpleNamespace
 import pytest
 
 from course_tools import fidelity
-from course_tools.manifest import load_manifest
+from course_tools.fidelity import grading, judging
+from course_tools.fidelity import report as fidelity_report
+from course_tools.manifest import load_manifest, split_function_key
 
 CORPUS = fidelity.load_corpus()
 WRONG = [variant for variant in CORPUS if variant.wrong]
@@ -38,7 +40,7 @@ class CorpusGrading:
             batch = [v for v in CORPUS if v.assignment == assignment]
             with pytest.MonkeyPatch.context() as patch:
                 patch.setenv("COURSE_DATA_DIR", str(self.data_dir))
-                graded, graders = fidelity.grade_corpus(batch, self.work_dir, jobs=2, restrict=True)
+                graded, graders = grading.grade_corpus(batch, self.work_dir, jobs=2, restrict=True)
             self.graded.update(graded)
             self.graders.update(graders)
         return self.graders[assignment]
@@ -57,7 +59,7 @@ def graded(tmp_path_factory, standin_dir):
 
 def feedback(graded_variant):
     return "\n\n".join(f"{t['number']} {t['name']} ({t['score']:g}/{t['max_score']:g}):\n{t['output']}"
-                       for t in graded_variant.tests if fidelity.lost_points(t)) or "(no test lost points)"
+                       for t in graded_variant.tests if judging.lost_points(t)) or "(no test lost points)"
 
 
 # The corpus itself ----------------------------------------------------------------------
@@ -115,9 +117,18 @@ def test_load_corpus_names_missing_and_unknown_fields(tmp_path):
 # Judging results, on results.json-like tests -----------------------------------------------
 
 
+def checks_of(output):
+    """The extra_data["checks"] the judge writes for feedback whose first paragraph is ``<output>: <message>``
+    lines (an ``ok`` message passed); later paragraphs are notes, not checks."""
+    lines = output.split("\n\n", 1)[0].splitlines()
+    return [{"name": name, "message": line, "passed": message.startswith("ok")}
+            for line in lines for name, message in [line.split(": ", 1)]]
+
+
 def result(function, passed, output="", number="1.1"):
     return {"number": number, "name": f"{function}: a test", "score": 1.0 if passed else 0.0, "max_score": 1.0,
-            "status": "passed" if passed else "failed", "output": output, "extra_data": {"function": function}}
+            "status": "passed" if passed else "failed", "output": output,
+            "extra_data": {"function": function, "checks": checks_of(output)}}
 
 
 def test_judge_accepts_a_caught_variant():
@@ -125,7 +136,7 @@ def test_judge_accepts_a_caught_variant():
              result("classifiers.fc_net.TwoLayerNet.loss", False,
                     "W1: wrong\n\nThis test relies on layers.relu_backward, whose own test failed (test 4.1)"),
              result("layers.affine_forward", True, "out: ok (relative error 0.0e+00)")]
-    assert fidelity.judge(make_variant(), tests) == []
+    assert judging.judge(make_variant(), tests) == []
 
 
 @pytest.mark.parametrize("tests, problem", [
@@ -135,27 +146,27 @@ def test_judge_accepts_a_caught_variant():
     ([result("layers.relu_backward", False, "dx_test: wrong\ndx: ok (relative error 0)")], "never names 'dx'"),
 ])
 def test_judge_reports_a_misjudged_wrong_variant(tests, problem):
-    problems = fidelity.judge(make_variant(), tests)
+    problems = judging.judge(make_variant(), tests)
     assert any(problem in p for p in problems), problems
 
 
 def test_judge_reports_blame_on_an_output_that_is_still_right():
     tests = [result("layers.affine_backward", False, "dx: wrong\ndw: relative error 1e-1 > tolerance 1e-7")]
     variant = make_variant(functions=("layers.affine_backward",), intact=("dw",))
-    assert fidelity.judge(variant, tests) == ["feedback blames 'dw', which is still right"]
+    assert judging.judge(variant, tests) == ["feedback blames 'dw', which is still right"]
 
 
 def test_judge_reads_only_check_lines_not_prerequisite_notes():
     output = ("gamma1: relative error 1.5e+00 > tolerance 1e-07\nloss: ok (relative error 0.0e+00)\n\n"
               "This test relies on classifiers.fc_net.FullyConnectedNet.loss, whose own test failed (test 0.6)")
     variant = make_variant(functions=("layers.affine_backward",), names=("gamma1",), intact=("loss",))
-    assert fidelity.judge(variant, [result("layers.affine_backward", False, output)]) == []
+    assert judging.judge(variant, [result("layers.affine_backward", False, output)]) == []
 
 
 def test_judge_reports_a_correct_variant_that_loses_points():
     variant = make_variant(kind="correct", names=())
-    assert fidelity.judge(variant, [result("layers.relu_backward", True)]) == []
-    assert fidelity.judge(variant, [result("layers.relu_backward", False)]) != []
+    assert judging.judge(variant, [result("layers.relu_backward", True)]) == []
+    assert judging.judge(variant, [result("layers.relu_backward", False)]) != []
 
 
 def planned_test(number, function):
@@ -167,7 +178,7 @@ def test_only_tests_that_execute_a_patched_function_are_selected():
                planned_test("3.1", "layers.affine_forward"), planned_test("4.1", "classifiers.fc_net.TwoLayerNet.loss")]
     traced = {"1.1": ["layers.relu_forward"], "2.1": ["layers.affine_forward", "layers.relu_backward"],
               "3.1": ["layers.affine_forward"], "4.1": ["layers.affine_forward", "layers.relu_forward"]}
-    assert fidelity.relevant_numbers(make_variant(), planned, traced) == ["1.1", "2.1"]
+    assert grading.relevant_numbers(make_variant(), planned, traced) == ["1.1", "2.1"]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -175,7 +186,7 @@ def test_every_hidden_test_executes_the_function_it_grades(graded, assignment):
     """The trace that restricts grading here sees each test run its own student function on the reference."""
     grader = graded.grade(assignment)
     missing = [f"{item.number} {item.test.id}" for item in grader.planned if item.test.kind != "accuracy"
-               and fidelity.split_function_key(item.test.function)[0] not in grader.traced[item.number]]
+               and split_function_key(item.test.function)[0] not in grader.traced[item.number]]
     assert missing == []
 
 
@@ -184,18 +195,18 @@ def test_every_hidden_test_executes_the_function_it_grades(graded, assignment):
 
 @by_name(WRONG)
 def test_wrong_variant_loses_points_on_the_functions_it_breaks(graded, variant):
-    assert fidelity.missed_functions(variant, graded[variant.name].tests) == [], feedback(graded[variant.name])
+    assert judging.missed_functions(variant, graded[variant.name].tests) == [], feedback(graded[variant.name])
 
 
 @by_name(WRONG)
 def test_wrong_variant_keeps_full_marks_elsewhere(graded, variant):
-    collateral = fidelity.collateral_failures(variant, graded[variant.name].tests)
+    collateral = judging.collateral_failures(variant, graded[variant.name].tests)
     assert [t["name"] for t in collateral] == [], feedback(graded[variant.name])
 
 
 @by_name(WRONG)
 def test_wrong_variant_feedback_names_the_wrong_output(graded, variant):
-    assert fidelity.feedback_problems(variant, graded[variant.name].tests) == [], feedback(graded[variant.name])
+    assert judging.feedback_problems(variant, graded[variant.name].tests) == [], feedback(graded[variant.name])
 
 
 @by_name(CORRECT)
@@ -207,8 +218,8 @@ def test_correct_variant_scores_full_marks(graded, variant):
 
 def test_report_lists_every_variant_with_its_feedback(graded, tmp_path):
     variants = [WRONG[0], CORRECT[0]]
-    report = fidelity.write_report(tmp_path / "report.md", variants,
+    report = fidelity_report.write_report(tmp_path / "report.md", variants,
                                    {v.name: graded[v.name] for v in variants}).read_text()
     assert f"### {WRONG[0].name} (wrong)" in report and f"### {CORRECT[0].name} (correct)" in report
-    lost = [t for t in graded[WRONG[0].name].tests if fidelity.lost_points(t)]
+    lost = [t for t in graded[WRONG[0].name].tests if judging.lost_points(t)]
     assert lost and lost[0]["output"].strip() in report

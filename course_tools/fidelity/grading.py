@@ -1,0 +1,144 @@
+"""Grading variants with an assignment's autograder zip, the way Gradescope grades a submission.
+
+``AssignmentGrader`` builds the zip (or takes a given one), traces which
+functions each hidden test executes and writes the reference submission, once
+per assignment; each variant is then the reference submission with its patch.
+"""
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from course_tools.fidelity.corpus import REPO_ROOT, Variant
+from course_tools.fidelity.judging import judge
+from course_tools.fidelity.patching import apply_variant
+from course_tools.fidelity.tracing import traced_functions
+from course_tools.manifest import load_manifest, split_function_key
+
+
+def qualnames(variant):
+    """The qualified names (without region tags) of the functions a variant patches."""
+    return {split_function_key(key)[0] for key in variant.functions}
+
+
+def relevant_numbers(variant, planned, traced):
+    """The tests that can see the variant's patch: those of its functions and those whose program
+    executes one of them on the reference.
+
+    ``traced`` maps a test number to the functions its program executes on the
+    reference (see traced_functions). A test that never enters a patched
+    function runs the variant exactly as it runs the reference, so it keeps
+    the reference's full marks and need not run.
+    """
+    patched = qualnames(variant)
+    return [item.number for item in planned
+            if item.test.function in variant.functions or patched & set(traced.get(item.number, ()))]
+
+
+@dataclass
+class Graded:
+    """A variant's grading: the results, the tests that ran and what went wrong."""
+
+    variant: Variant
+    results: dict
+    numbers: list = field(default_factory=list)  # the tests that ran; empty means all
+    problems: list = field(default_factory=list)
+
+    @property
+    def tests(self):
+        tests = self.results.get("tests", [])
+        return [t for t in tests if t["number"] in self.numbers] if self.numbers else tests
+
+    @property
+    def score(self):
+        return sum(t["score"] for t in self.tests), sum(t["max_score"] for t in self.tests)
+
+
+class AssignmentGrader:
+    """Grades variants of one assignment: builds its autograder zip and reference submission once."""
+
+    def __init__(self, assignment, work_dir, repo_root=REPO_ROOT, zip_path=None):
+        self.assignment = assignment
+        self.repo_root = Path(repo_root)
+        self.work_dir = Path(work_dir) / assignment
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.zip_path = Path(zip_path) if zip_path else None
+        self.reference = None
+        self.planned = None
+        self.traced = None
+
+    def prepare(self):
+        """Build the zip (unless one was given) and the reference submission with its checkpoints."""
+        import zipfile
+
+        from autograder import build_autograder_zip, layout
+        from autograder.local import write_reference_submission
+        from autograder.suites import plan_tests
+
+        seed = load_manifest(self.repo_root / "course.toml").seed
+        if self.zip_path is None:
+            stubs = write_stub_library(self.assignment, self.repo_root, self.work_dir / "release")
+            self.zip_path = build_autograder_zip(self.assignment, self.repo_root,
+                                                 self.work_dir / f"{self.assignment}-autograder.zip",
+                                                 seed=seed, release_dir=stubs)
+        with zipfile.ZipFile(self.zip_path) as archive:
+            self.planned = plan_tests(json.loads(archive.read(layout.MANIFEST)))
+        self.traced = traced_functions(self.zip_path, self.work_dir)
+        self.reference = write_reference_submission(self.zip_path, self.work_dir / "reference")
+        return self
+
+    def submission(self, variant):
+        """The reference submission with the variant's patch applied (checkpoints reused)."""
+        folder = self.work_dir / "variants" / variant.name
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.copytree(self.reference, folder)
+        apply_variant(variant, folder / "course_lib")
+        return folder
+
+    def grade(self, variant, restrict=False):
+        """Grade one variant; ``restrict`` runs only the tests that can see its patch."""
+        from autograder import grade_submission
+
+        numbers = relevant_numbers(variant, self.planned, self.traced) if restrict else []
+        folder = self.submission(variant)
+        results = grade_submission(self.assignment, folder, self.zip_path, only=numbers)
+        shutil.rmtree(folder)
+        graded = Graded(variant, results, numbers)
+        graded.problems = judge(variant, graded.tests)
+        return graded
+
+    def grade_reference(self):
+        from autograder import grade_submission
+
+        return grade_submission(self.assignment, self.reference, self.zip_path)
+
+
+def write_stub_library(assignment, repo_root, destination):
+    """``destination/course_lib``: the student release's stubbed library (no notebooks needed)."""
+    from course_tools.release import plan_release
+    from course_tools.stubs import solution_clearer, write_stubbed_library
+
+    plan = plan_release(assignment, repo_root)
+    write_stubbed_library(plan.lib_root, Path(destination) / "course_lib", plan.regions, plan.cleared_keys,
+                          solution_clearer(plan.nbgrader_config))
+    return Path(destination)
+
+
+def grade_corpus(variants, work_dir, repo_root=REPO_ROOT, jobs=2, restrict=False, zip_dir=None,
+                 progress=None):
+    """{variant name: Graded} for every variant, ``jobs`` gradings at a time; graders prepared per assignment."""
+    graders = {}
+    for assignment in dict.fromkeys(v.assignment for v in variants):
+        given = Path(zip_dir) / f"{assignment}-autograder.zip" if zip_dir else None
+        graders[assignment] = AssignmentGrader(assignment, work_dir, repo_root, given).prepare()
+
+    def grade(variant):
+        graded = graders[variant.assignment].grade(variant, restrict)
+        if progress:
+            progress(graded)
+        return graded
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return {graded.variant.name: graded for graded in pool.map(grade, variants)}, graders
