@@ -85,8 +85,9 @@ def layer_tests(layer, constructor, make_inputs, params=(), regimes=(), float32_
 
 
 def flatten_inputs(rng):
+    # k = 0 axes after the batch axis is valid too: (N,) flattens to (N, 1).
     return {"x": draw.normal(rng, 4, 2, 3, 2), "x_3d": draw.normal(rng, 3, 5, 2), "x_2d": draw.normal(rng, 4, 6),
-            "x_batch1": draw.normal(rng, 1, 3, 2, 2), "x_previous": draw.normal(rng, 2, 3, 4),
+            "x_1d": draw.normal(rng, 5), "x_batch1": draw.normal(rng, 1, 3, 2, 2), "x_previous": draw.normal(rng, 2, 3, 4),
             "dout": draw.normal(rng, 4, 12)}
 
 
@@ -268,7 +269,7 @@ def softmax_tests():
 
 
 LAYER_TESTS = [
-    *layer_tests("flatten", {"name": "flat"}, flatten_inputs, regimes=("x_3d", "x_2d", "x_batch1")),
+    *layer_tests("flatten", {"name": "flat"}, flatten_inputs, regimes=("x_3d", "x_2d", "x_1d", "x_batch1")),
     *layer_tests("fc", {"input_dim": 6, "output_dim": 4, "name": "fc1", "dtype": F64}, fc_inputs,
                  params=("fc1_w", "fc1_b"), regimes=("x_batch1",),
                  float32_constructor={"input_dim": 6, "output_dim": 4, "name": "fc1", "dtype": dtype("float32")}),
