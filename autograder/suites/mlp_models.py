@@ -327,4 +327,60 @@ def train_net_test():
         weight=2, requires=tuple(needs))
 
 
-TRAIN_TESTS = [train_net_test()]
+# A second run at the edges: a batch larger than the training set (one iteration per epoch on all of
+# it), decay every epoch, dropout in training, and a validation accuracy of 0 at every epoch.
+EDGE_NET = {"keep_prob": 0.5, "seed": 1, "dtype": F64}
+EDGE_TRAINING = {"batch_size": 20, "max_epochs": 3, "lr_decay": 0.5, "lr_decay_every": 1}
+# So small a learning rate leaves every prediction as it was: the validation labels stay wrong.
+EDGE_LEARNING_RATE = 1e-12
+EDGE_SHAPES = {"fc1": (15, 20), "fc2": (20, 30), "fc3": (30, 10)}
+
+
+def leaky(values):
+    return np.where(values > 0, values, 0.01 * values)
+
+
+def edge_inputs(rng):
+    arrays = net_weights(EDGE_SHAPES, (18, 15))(rng)
+    x = arrays.pop("x")
+    hidden = leaky(leaky(x @ arrays["fc1_w"] + arrays["fc1_b"]) @ arrays["fc2_w"] + arrays["fc2_b"])
+    predicted = np.argmax(hidden @ arrays["fc3_w"] + arrays["fc3_b"], axis=1)
+    return {**arrays, "data_train": x[:12], "labels_train": draw.labels(rng, 12, 10), "data_val": x[12:],
+            "labels_val": (predicted[12:] + 1) % 10}
+
+
+def training_mode_rule(found, expected, inputs, reference):
+    losses = found.get("loss_hist")
+    if losses is None or losses.shape != (EDGE_TRAINING["max_epochs"],):
+        return False, ("loss_hist must hold one loss per iteration: with batch_size larger than the training set "
+                       "an epoch is one iteration on all of it")
+    model = reference.build("mlp.nets.DropoutNet", **in_python(EDGE_NET))
+    model.net.load({key: inputs[key] for key in model.net.params})
+    scores = model.forward(inputs["data_train"], is_training=False)
+    test_loss = reference.build("mlp.layers.cross_entropy").forward(scores, inputs["labels_train"])
+    if np.allclose(losses, test_loss, rtol=1e-9, atol=0):
+        return False, "the training losses are the test-mode losses: run the model with is_training=True"
+    return True, ""
+
+
+def edge_train_net_test():
+    data = {key: inp(key) for key in ("data_train", "labels_train", "data_val", "labels_val")}
+    calls = [call("mlp.nets.DropoutNet", **EDGE_NET),
+             method(res(0, "net"), "load", {f"{layer}_{kind}": inp(f"{layer}_{kind}")
+                                            for layer in EDGE_SHAPES for kind in "wb"}),
+             call(f"{LAYERS}.cross_entropy"), call("mlp.optim.SGD", res(0, "net"), lr=EDGE_LEARNING_RATE),
+             call("mlp.train.train_net", data, res(0), res(2), res(3), **EDGE_TRAINING)]
+    outputs = {"opt_params": res(4, 0), "loss_hist": res(4, 1), "val_acc_hist": res(4, 3), "lr": res(3, "lr")}
+    needs = ["mlp.nets.DropoutNet.__init__", f"{LAYERS}.cross_entropy.forward", f"{LAYERS}.cross_entropy.backward"]
+    needs += [f"{LAYERS}.{layer}.{step}" for layer in ("flatten", "fc", "leaky_relu", "dropout")
+              for step in ("forward", "backward")]
+    return behaviour_test(
+        "mlp.train.train_net", "batch larger than the data, decay every epoch, dropout, accuracy 0", edge_inputs,
+        program(calls, outputs, seed=0),
+        [Check("custom", rule=training_mode_rule, label="training mode, one iteration per epoch"),
+         Check("match", "lr", label="learning rate decayed at the start of epochs 1 and 2"),
+         Check("match", "val_acc_hist"), Check("match", "opt_params", label="opt_params: the first epoch's")],
+        requires=tuple(needs))
+
+
+TRAIN_TESTS = [train_net_test(), edge_train_net_test()]
