@@ -224,6 +224,7 @@ OPTIMIZER_TESTS = [test for name in OPTIMIZERS for test in (optimizer_test(name,
 TRAIN_NET = {"input_dim": 4, "hidden_dim": 30, "num_classes": 3, "init_scale": 0.1}
 TRAINING = {"batch_size": 20, "max_epochs": 10, "lr_decay": 0.9, "lr_decay_every": 5}
 LEARNING_RATE = 0.2
+SLOW_LEARNING_RATE = 0.02
 
 
 def training_inputs(rng):
@@ -298,24 +299,30 @@ def decay_rule(outputs, expected, inputs, reference):
     return True, ""
 
 
-def train_net_test():
+def train_net_calls(learning_rate):
     data = {key: inp(key) for key in ("data_train", "labels_train", "data_val", "labels_val")}
-    calls = [call("mlp.nets.SmallFullyConnectedNetwork", **TRAIN_NET, dtype=F64),
-             method(res(0, "net"), "load", {name: inp(name) for name in TRAINED}),
-             call(f"{LAYERS}.cross_entropy"),
-             call("mlp.optim.SGD", res(0, "net"), lr=LEARNING_RATE),
-             call("mlp.train.train_net", data, res(0), res(2), res(3), **TRAINING),
-             # The last epoch's parameters, then one more step: best parameters that were not
-             # copied would move with it.
-             call("checkpoint.get_model_arrays", res(0)), method(res(3), "step")]
+    return [call("mlp.nets.SmallFullyConnectedNetwork", **TRAIN_NET, dtype=F64),
+            method(res(0, "net"), "load", {name: inp(name) for name in TRAINED}),
+            call(f"{LAYERS}.cross_entropy"),
+            call("mlp.optim.SGD", res(0, "net"), lr=learning_rate),
+            call("mlp.train.train_net", data, res(0), res(2), res(3), **TRAINING)]
+
+
+TRAIN_NET_NEEDS = ("mlp.nets.SmallFullyConnectedNetwork.__init__", f"{LAYERS}.cross_entropy.forward",
+                   f"{LAYERS}.cross_entropy.backward",
+                   *(f"{LAYERS}.{layer}.{step}" for layer in ("fc", "leaky_relu") for step in ("forward", "backward")))
+# The same run as the reference's from the same seed: one permutation of np.random per epoch.
+SAME_RUN = [Check("match", name, label=f"{name} (the reference's run from the same seed)")
+            for name in ("loss_hist", "val_acc_hist", "opt_params")]
+
+
+def train_net_test():
+    calls = train_net_calls(LEARNING_RATE)
+    # The last epoch's parameters, then one more step: best parameters that were not
+    # copied would move with it.
+    calls += [call("checkpoint.get_model_arrays", res(0)), method(res(3), "step")]
     outputs = {"opt_params": res(4, 0), "loss_hist": res(4, 1), "train_acc_hist": res(4, 2),
                "val_acc_hist": res(4, 3), "lr": res(3, "lr"), "last": res(5), "after": res(0, "net", "params")}
-    needs = ["mlp.nets.SmallFullyConnectedNetwork.__init__", f"{LAYERS}.cross_entropy.forward",
-             f"{LAYERS}.cross_entropy.backward"]
-    needs += [f"{LAYERS}.{layer}.{step}" for layer in ("fc", "leaky_relu") for step in ("forward", "backward")]
-    # The same run as the reference's from the same seed: one permutation of np.random per epoch.
-    same_run = [Check("match", name, label=f"{name} (the reference's run from the same seed)")
-                for name in ("loss_hist", "val_acc_hist", "opt_params")]
     return behaviour_test(
         "mlp.train.train_net", "trains a small net on an easy problem", training_inputs,
         program(calls, outputs, seed=0),
@@ -323,8 +330,16 @@ def train_net_test():
          Check("custom", rule=best_params_rule, label="best parameters"),
          Check("custom", rule=earliest_best_rule, label="best epoch, not last"),
          Check("custom", rule=copied_rule, label="best parameters are copies"),
-         Check("custom", rule=decay_rule, label="learning-rate decay"), *same_run],
-        weight=2, requires=tuple(needs))
+         Check("custom", rule=decay_rule, label="learning-rate decay"), *SAME_RUN],
+        weight=2, requires=TRAIN_NET_NEEDS)
+
+
+def slow_train_net_test():
+    """At learning rate 0.02 the validation accuracy climbs over several epochs: the best one is not the first."""
+    calls = train_net_calls(SLOW_LEARNING_RATE)
+    outputs = {"opt_params": res(4, 0), "loss_hist": res(4, 1), "val_acc_hist": res(4, 3)}
+    return behaviour_test("mlp.train.train_net", "slower learning: the best epoch", training_inputs,
+                          program(calls, outputs, seed=0), SAME_RUN, requires=TRAIN_NET_NEEDS)
 
 
 # A second run at the edges: a batch larger than the training set (one iteration per epoch on all of
@@ -383,4 +398,4 @@ def edge_train_net_test():
         requires=tuple(needs))
 
 
-TRAIN_TESTS = [train_net_test(), edge_train_net_test()]
+TRAIN_TESTS = [train_net_test(), slow_train_net_test(), edge_train_net_test()]
