@@ -328,12 +328,17 @@ def model_calls(sizes, params):
 
 
 def init_program():
-    """Four constructions: the statistics case, non-square images with 5 x 5 filters, batchnorm, default dtype."""
+    """The statistics case, non-square and odd images, 5 x 5 and 4 x 4 filters, batchnorm, the default dtype."""
     models = {
         "params": {"input_dim": {"$tuple": [3, 8, 8]}, "num_filters": 6, "filter_size": 3, "hidden_dim": 40,
                    "num_classes": 10, "weight_scale": 0.1, "dtype": dtype("float64")},
         "params_non_square": {"input_dim": {"$tuple": [2, 4, 8]}, "num_filters": 3, "filter_size": 5,
                               "hidden_dim": 7, "num_classes": 4, "weight_scale": 0.05, "dtype": dtype("float64")},
+        # Odd sizes: the pool rounds down (7 x 5 to 3 x 2); an even filter size pads (K - 1) // 2.
+        "params_odd": {"input_dim": {"$tuple": [2, 7, 5]}, "num_filters": 2, "filter_size": 3, "hidden_dim": 6,
+                       "num_classes": 3, "weight_scale": 0.1, "dtype": dtype("float64")},
+        "params_even_filter": {"input_dim": {"$tuple": [2, 7, 9]}, "num_filters": 2, "filter_size": 4,
+                               "hidden_dim": 6, "num_classes": 3, "weight_scale": 0.1, "dtype": dtype("float64")},
         "params_batchnorm": {"input_dim": {"$tuple": [3, 6, 6]}, "num_filters": 4, "filter_size": 3, "hidden_dim": 9,
                              "num_classes": 5, "weight_scale": 0.1, "use_batchnorm": True, "dtype": dtype("float64")},
         "params_float32": {"input_dim": {"$tuple": [3, 6, 6]}, "num_filters": 4, "filter_size": 3, "hidden_dim": 9,
