@@ -223,3 +223,16 @@ def test_report_lists_every_variant_with_its_feedback(graded, tmp_path):
     assert f"### {WRONG[0].name} (wrong)" in report and f"### {CORRECT[0].name} (correct)" in report
     lost = [t for t in graded[WRONG[0].name].tests if judging.lost_points(t)]
     assert lost and lost[0]["output"].strip() in report
+
+
+def test_report_says_whether_a_failing_test_diagnoses_the_variant(tmp_path):
+    variant = make_variant(name="relu_backward_passes_everything", hint="The gradient must be zero where x <= 0.")
+    failing = result("layers.relu_backward", False, "dx: relative error 1.0e+00 > tolerance 1e-07")
+    graded_variants = {}
+    for kind, message in (("known:relu_backward_passes_everything", "x"),
+                          ("other", "The gradient must be zero where x <= 0."), ("other", "unrelated")):
+        test = {**failing, "extra_data": {**failing["extra_data"], "diagnoses": [{"kind": kind, "message": message}]}}
+        graded_variants[message] = grading.Graded(variant, {"tests": [test]})
+    cells = [fidelity_report.variant_rows([variant], {variant.name: g})[2].rsplit("|", 2)[1].strip()
+             for g in graded_variants.values()]
+    assert cells == ["yes", "yes", "no"]

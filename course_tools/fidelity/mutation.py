@@ -152,7 +152,10 @@ class GradingSlots:
 
     def __exit__(self, *exc_info):
         for _, harness in self.slots:
-            harness.stdin.close()
+            try:
+                harness.stdin.close()  # the harness loop ends at the end of its input
+            except BrokenPipeError:  # it ended already (grade() reported how)
+                pass
             harness.wait()
 
     def grade(self, files, numbers):

@@ -4,7 +4,9 @@ from pathlib import Path
 
 from course_tools.fidelity.mutation import STATUSES
 
-COMMAND = "course fidelity --mutants hw3 hw4 hw5 svhn --cap 15 --report fidelity/mutation-report.md"
+COMMAND = (
+    "course fidelity --mutants hw3 hw4 hw5 svhn --cap 15 --report fidelity/mutation-report.md "
+    "--json fidelity/mutation-report.json")
 
 
 def percent(part, whole):
@@ -81,7 +83,9 @@ def write_mutation_report(path, runs):
              "is the reference submission with that one edit, graded by the assignment's autograder on the tests "
              "that can see it: first the mutated function's own tests, then (when those pass) the tests of the "
              "functions whose programs execute it.", "",
-             f"Regenerate: `{COMMAND}` (add `--json PATH` for the machine-readable list). Sampling: {sampling}.", "",
+             f"Regenerate: `{COMMAND}`. After arguing more equivalent mutants, `course fidelity --mutants "
+             "--from-json fidelity/mutation-report.json --report fidelity/mutation-report.md` rewrites this report "
+             f"without grading. Sampling: {sampling}.", "",
              "*Own kill rate*: mutants killed by the mutated function's own test, over the non-equivalent ones. "
              "*Diagnosed*: share of killed mutants whose failing tests carry at least one diagnosis "
              "(results.json `extra_data[\"diagnoses\"]`). *Time*: wall time of grading the mutants (slots side by "
