@@ -10,6 +10,8 @@ Programs are written with the small helpers below (``call``, ``method``,
 from dataclasses import dataclass, field
 from collections.abc import Callable
 
+import numpy as np
+
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 # Kinds scored from files of the upload (a checkpoint, experiment logs), each on its own, without fixtures.
 UPLOAD_KINDS = ("accuracy", "log")
@@ -219,3 +221,50 @@ def accuracy_test(checkpoint, visibility="visible"):
     """A submission checkpoint's accuracy on held-out data, scored with the manifest's lo/hi."""
     return Test(f"checkpoint {checkpoint['name']}", "held-out accuracy", "accuracy",
                 visibility=visibility, checkpoint=dict(checkpoint), timeout=checkpoint.get("timeout"))
+
+
+# Contract checks shared by the conv and mlp suites -------------------------------
+
+# float32 results are compared at float32's precision; float64 ones keep the default 1e-7.
+FLOAT32_TOL = 1e-5
+
+
+def as_float32(make_inputs):
+    """The same inputs with every float array in float32 (labels stay integers)."""
+    def make(rng):
+        return {name: value.astype(np.float32) if value.dtype.kind == "f" else value
+                for name, value in make_inputs(rng).items()}
+    return make
+
+
+def dtype_check(*outputs, label="dtypes"):
+    """Each output (an array, or every entry of a dict output) has the reference's dtype.
+
+    The ``match`` check only notes a dtype difference; this one scores it.
+    """
+    def rule(found, expected, inputs, reference):
+        wrong = []
+        for name in outputs:
+            for key, want in sorted(expected.items()):
+                if (key == name or key.startswith(name + "/")) and key in found and found[key].dtype != want.dtype:
+                    wrong.append(f"{key} has dtype {found[key].dtype}, expected {want.dtype}")
+        return not wrong, "; ".join(wrong[:3]) + " (keep the inputs' dtype)"
+    return Check("custom", rule=rule, label=label)
+
+
+def unchanged_check(output, input_name):
+    """Output ``output`` (an argument read back after the call) still equals the input ``input_name``."""
+    def rule(found, expected, inputs, reference):
+        if found[output].shape == inputs[input_name].shape and np.array_equal(found[output], inputs[input_name]):
+            return True, ""
+        return False, f"your code changed {input_name} in place; work on a copy or build a new array"
+    return Check("custom", rule=rule, label=f"{input_name} unchanged")
+
+
+def repeat_check(first, again):
+    """A second backward on the same cache gives what the first gave: backward leaves its cache intact."""
+    def rule(found, expected, inputs, reference):
+        if np.array_equal(found[first], found[again]):
+            return True, ""
+        return False, f"a second backward on the same cache gave another {first}: do not modify the cache"
+    return Check("custom", rule=rule, label=f"{first} again")
