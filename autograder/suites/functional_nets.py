@@ -446,7 +446,8 @@ FC_NET_TESTS = [
     # numerical gradients re-run the train step, which may update them in place after they are read.
     net_test(f"{FC_NET}.loss[batchnorm]", FC_NET, fc_net_sizes(use_batchnorm=True, reg=0.5),
              fc_net_params(batchnorm=True), fc_net_inputs, [inp("X"), inp("y")],
-             "train mode: loss and gradients, reg 0.5", weight=2, requires=FC_NET_BATCHNORM),
+             "train mode: loss and gradients, reg 0.5", weight=2, requires=FC_NET_BATCHNORM,
+             zero_gradients=[f"b{layer}" for layer in range(1, len(HIDDEN_DIMS) + 1)]),
     batchnorm_net_test_mode_test(),
     batchnorm_sequence_test(),
     behaviour_test(
