@@ -331,7 +331,18 @@ def run_tests(root, manifest, planned, report, only):
                   f"({time.monotonic() - started:.2f} s)", flush=True)
             for planned_test, verdict in zip(group, verdicts):
                 report.record(planned_test, verdict)
-        report.appended = gradescope_entries(root.submission, manifest, work + "/written")
+        report.appended = written_answers(root.submission, manifest, work + "/written", report)
+
+
+def written_answers(submission, manifest, scratch, report):
+    """The written answers' entries; their failure costs nothing graded and is said once."""
+    try:
+        return gradescope_entries(submission, manifest, scratch)
+    except Exception:  # the graded tests are already recorded: keep them
+        traceback.print_exc()
+        report.messages.append("The written answers could not be read; the course staff will find them in "
+                               "your notebooks (the details are in the autograder log).")
+        return []
 
 
 def run_group(tests, context, tests_left):

@@ -113,11 +113,13 @@ def read_notebooks(paths, grade_ids, kept_chars=KEPT_CHARS):
 
 def find_notebooks(submission_dir, names, scratch):
     """{notebook name: path on disk} of the notebooks found anywhere in the upload (zips unpacked)."""
-    from autograder.harness.collect import find_by_name, upload_files
+    from autograder.harness.archives import Budget
+    from autograder.harness.collect import UPLOAD_LIMITS, Unpacker, find_by_name
 
     scratch = Path(scratch)
     scratch.mkdir(parents=True, exist_ok=True)
-    return find_by_name(upload_files(Path(submission_dir), scratch), sorted(set(names)))
+    files = Unpacker(scratch, Budget(**UPLOAD_LIMITS)).files(Path(submission_dir))
+    return find_by_name(files, sorted(set(names)))
 
 
 def collect_answers(submission_dir, questions, scratch):
