@@ -1,6 +1,6 @@
 """The data folder the instructor tools grade with: where the datasets are, and the stand-in's place.
 
-The folder is ``course_lib.data_utils.data_dir()`` (``COURSE_DATA_DIR`` or
+The folder is ``course_lib.data_folder.data_dir()`` (``COURSE_DATA_DIR`` or
 ``~/.course_data``). It holds the real datasets (``cifar-10-batches-py/``,
 ``svhn/``), or the deterministic stand-in in the same formats, either in its
 place or in ``standin/`` below it. ``course build``, ``course fidelity`` and
@@ -22,8 +22,7 @@ def ensure_grading_data():
 
     Returns a short description of the data used, for the summary lines.
     """
-    from course_lib.data_utils import DATA_DIR_VARIABLE, data_dir
-    from course_lib.standin import MARKER_NAME, STANDIN_FOLDER
+    from course_lib.data_folder import DATA_DIR_VARIABLE, MARKER_NAME, STANDIN_FOLDER, data_dir
 
     root = data_dir()
     if holds_both_datasets(root):
