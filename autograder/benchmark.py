@@ -16,11 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.local import default_zip, grade_submission, write_reference_submission
+from autograder.local import REPO_ROOT, default_zip, grade_submission, write_reference_submission
 
 BUDGET_SECONDS = 120.0
 BUDGET_MB = 500.0
-ASSIGNMENTS = ("hw3", "hw4", "hw5", "svhn")
 PEAK_LINE = re.compile(r"peak memory: grading process (\d+) MB, largest worker (\d+) MB")
 
 
@@ -44,13 +43,15 @@ def measure(assignment_id, scratch):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("assignments", nargs="*", default=list(ASSIGNMENTS))
+    parser.add_argument("assignments", nargs="*", help="default: every assignment with a zip in dist/")
     args = parser.parse_args(argv)
+    assignments = args.assignments or sorted(path.name.removesuffix("-autograder.zip")
+                                             for path in (REPO_ROOT / "dist").glob("*-autograder.zip"))
     core = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {core})  # inherited by the scripts, the harness and every worker
     print(f"grading each reference submission on CPU core {core}; budget {BUDGET_SECONDS:g} s, {BUDGET_MB:g} MB")
     with tempfile.TemporaryDirectory(prefix="autograder-benchmark-") as scratch:
-        for assignment_id in args.assignments:
+        for assignment_id in assignments:
             seconds, grading_mb, worker_mb, score, possible = measure(assignment_id, Path(scratch))
             peak = grading_mb + worker_mb
             print(f"{assignment_id}: {seconds:6.1f} s = {seconds / BUDGET_SECONDS:.2f} x budget; "

@@ -6,12 +6,13 @@ from functools import cached_property
 from pathlib import Path
 
 from course_tools.autograder_zip import build_autograder_zip
+from course_tools.manifest import load_manifest
 from autograder.local import write_reference_submission
 from tests.autograder_support.releases import REPO_ROOT, write_stub_release
 from tests.autograder_support.submissions import grade, zip_folder
 
 SEED = 7
-ASSIGNMENTS = ("hw3", "hw4", "hw5", "svhn")
+ASSIGNMENTS = load_manifest(REPO_ROOT / "course.toml").assignment_ids
 
 
 @contextmanager
