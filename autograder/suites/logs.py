@@ -29,8 +29,12 @@ from autograder.suites.spec import Test
 FC_NET = "course_lib.classifiers.fc_net.FullyConnectedNet"
 SEED = 7  # Berkeley's global seed (any recorded seed replays; this one is the notebooks')
 WEIGHT_SCALES = tuple(float(scale) for scale in np.logspace(-4, 0, num=20))
-REPLAYED_ITERATIONS = 3
-REPLAY_TOLERANCE = 1e-6
+# The nets train in float32: the first two losses of a run differ by up to 3e-7 (relative) between BLAS
+# builds and thread counts, the third by up to 8e-6 (Adam on a batchnorm net with tiny weights amplifies
+# rounding), measured on the 44 runs. Two iterations at 1e-4 leave a wide margin for honest machines, while
+# a made-up loss or another seed misses by 1e-3 or more.
+REPLAYED_ITERATIONS = 2
+REPLAY_TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)
