@@ -124,6 +124,168 @@ def col2im_into(const real[:, :, ::1] cols, real[:, :, :, ::1] dx, Py_ssize_t n0
                                     dst[wo * stride + j - pad] += src[wo]
 
 
+# Grouped columns for the compiled convolution: one matrix product covers a group
+# of images. cols has shape (C * HH * WW, count * H_out * W_out): row
+# (c * HH + i) * WW + j, column m * H_out * W_out + ho * W_out + wo holds the input
+# under tap (c, i, j) of output (ho, wo) of image n0 + m. To fill it without bounds
+# checks, each image is first zero padded and split into its stride x stride
+# phases: phase (p, q) holds the padded pixels at rows p, p + stride, ... and
+# columns q, q + stride, ..., as an Hph x Wph plane. Tap (c, i, j) of output
+# (ho, wo) is then pixel (ho + i // stride, wo + j // stride) of phase
+# (i % stride, j % stride), so every output row of every tap is one contiguous
+# run of W_out pixels.
+
+def phase_shape(Py_ssize_t height, Py_ssize_t width, int filter_height, int filter_width,
+                int pad, int stride):
+    """(H_out, W_out, Hph, Wph); checks that the filter fits."""
+    if stride < 1 or pad < 0 or filter_height < 1 or filter_width < 1:
+        raise ValueError(f"need stride >= 1, pad >= 0 and a filter of at least 1x1, got "
+                         f"stride={stride}, pad={pad}, filter {filter_height}x{filter_width}")
+    out_height = (height + 2 * pad - filter_height) // stride + 1
+    out_width = (width + 2 * pad - filter_width) // stride + 1
+    if out_height < 1 or out_width < 1:
+        raise ValueError(f"a {filter_height}x{filter_width} filter does not fit "
+                         f"{height}x{width} images with pad {pad}")
+    return (out_height, out_width, _ceil_div(height + 2 * pad, stride),
+            _ceil_div(width + 2 * pad, stride))
+
+
+def _check_grouped(tuple images_shape, tuple cols_shape, Py_ssize_t n0, Py_ssize_t n1,
+                   int filter_height, int filter_width, int pad, int stride):
+    n, channels, height, width = images_shape[:4]
+    shape = phase_shape(height, width, filter_height, filter_width, pad, stride)
+    if not 0 <= n0 <= n1 <= n:
+        raise ValueError(f"image range [{n0}, {n1}) is outside a batch of {n}")
+    expected = (channels * filter_height * filter_width, (n1 - n0) * shape[0] * shape[1])
+    if cols_shape[:2] != expected:
+        raise ValueError(f"grouped columns have shape {cols_shape[:2]}, expected {expected}")
+    return shape
+
+
+cdef inline Py_ssize_t _phase_offset(Py_ssize_t c, Py_ssize_t h, Py_ssize_t w, Py_ssize_t stride,
+                                     Py_ssize_t Hph, Py_ssize_t Wph) noexcept nogil:
+    """Where padded pixel (h, w) of channel c lies in the phase planes of one image."""
+    return (((c * stride + h % stride) * stride + w % stride) * Hph + h // stride) * Wph + w // stride
+
+
+cdef inline Py_ssize_t _first_in_phase(Py_ssize_t phase, Py_ssize_t pad, Py_ssize_t s) noexcept nogil:
+    """The smallest index k >= 0 with k + pad = phase (mod s)."""
+    return ((phase - pad) % s + s) % s
+
+
+cdef void _split_phases(const real *image, real *phases, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                        Py_ssize_t pad, Py_ssize_t s, Py_ssize_t Hph, Py_ssize_t Wph) noexcept nogil:
+    """Copy one C x H x W image into its zeroed phase planes (no division per pixel)."""
+    cdef Py_ssize_t c, p, q, h, w
+    cdef const real *src
+    cdef real *dst
+    for c in range(C):
+        if s == 1:
+            for h in range(H):
+                memcpy(phases + (c * Hph + h + pad) * Wph + pad, image + (c * H + h) * W, W * sizeof(real))
+            continue
+        for p in range(s):
+            for q in range(s):
+                # Pixel (h, w) with h + pad = p (mod s) and w + pad = q (mod s).
+                h = _first_in_phase(p, pad, s)
+                while h < H:
+                    src = image + (c * H + h) * W
+                    dst = phases + _phase_offset(c, h + pad, 0, s, Hph, Wph) + q * Hph * Wph
+                    w = _first_in_phase(q, pad, s)
+                    while w < W:
+                        dst[(w + pad) // s] = src[w]
+                        w += s
+                    h += s
+
+
+cdef void _merge_phases(const real *phases, real *image, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                        Py_ssize_t pad, Py_ssize_t s, Py_ssize_t Hph, Py_ssize_t Wph) noexcept nogil:
+    """The inverse of _split_phases: the image pixels out of the phase planes."""
+    cdef Py_ssize_t c, p, q, h, w
+    cdef const real *src
+    cdef real *dst
+    for c in range(C):
+        if s == 1:
+            for h in range(H):
+                memcpy(image + (c * H + h) * W, phases + (c * Hph + h + pad) * Wph + pad, W * sizeof(real))
+            continue
+        for p in range(s):
+            for q in range(s):
+                h = _first_in_phase(p, pad, s)
+                while h < H:
+                    dst = image + (c * H + h) * W
+                    src = phases + _phase_offset(c, h + pad, 0, s, Hph, Wph) + q * Hph * Wph
+                    w = _first_in_phase(q, pad, s)
+                    while w < W:
+                        dst[w] = src[(w + pad) // s]
+                        w += s
+                    h += s
+
+
+def im2col_grouped_into(const real[:, :, :, ::1] x, real[:, ::1] cols, Py_ssize_t n0, Py_ssize_t n1,
+                        int filter_height, int filter_width, int pad, int stride):
+    """Write the grouped columns of images x[n0:n1] into cols (layout above)."""
+    shape = _check_grouped(tuple(x.shape), tuple(cols.shape), n0, n1,
+                           filter_height, filter_width, pad, stride)
+    cdef Py_ssize_t H_out = shape[0], W_out = shape[1], Hph = shape[2], Wph = shape[3]
+    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3], s = stride
+    cdef Py_ssize_t image_size = C * s * s * Hph * Wph
+    cdef Py_ssize_t n, c, h, w, i, j, ho, wo
+    cdef const real *src
+    cdef real *dst
+    cdef real *phases = <real *> malloc(image_size * sizeof(real))
+    if phases == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for n in range(n0, n1):
+                memset(phases, 0, image_size * sizeof(real))
+                _split_phases(&x[n, 0, 0, 0], phases, C, H, W, pad, s, Hph, Wph)
+                dst = &cols[0, (n - n0) * H_out * W_out]
+                for c in range(C):
+                    for i in range(filter_height):
+                        for j in range(filter_width):
+                            src = phases + _phase_offset(c, i, j, s, Hph, Wph)
+                            for ho in range(H_out):
+                                for wo in range(W_out):
+                                    dst[ho * W_out + wo] = src[ho * Wph + wo]
+                            dst += cols.shape[1]
+    finally:
+        free(phases)
+
+
+def col2im_grouped_into(const real[:, ::1] cols, real[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
+                        int filter_height, int filter_width, int pad, int stride):
+    """Overwrite dx[n0:n1] with the grouped columns summed back onto their input pixels."""
+    shape = _check_grouped(tuple(dx.shape), tuple(cols.shape), n0, n1,
+                           filter_height, filter_width, pad, stride)
+    cdef Py_ssize_t H_out = shape[0], W_out = shape[1], Hph = shape[2], Wph = shape[3]
+    cdef Py_ssize_t C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], s = stride
+    cdef Py_ssize_t image_size = C * s * s * Hph * Wph
+    cdef Py_ssize_t n, c, h, w, i, j, ho, wo
+    cdef real *dst
+    cdef const real *src
+    cdef real *phases = <real *> malloc(image_size * sizeof(real))
+    if phases == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for n in range(n0, n1):
+                memset(phases, 0, image_size * sizeof(real))
+                src = &cols[0, (n - n0) * H_out * W_out]
+                for c in range(C):
+                    for i in range(filter_height):
+                        for j in range(filter_width):
+                            dst = phases + _phase_offset(c, i, j, s, Hph, Wph)
+                            for ho in range(H_out):
+                                for wo in range(W_out):
+                                    dst[ho * Wph + wo] += src[ho * W_out + wo]
+                            src += cols.shape[1]
+                _merge_phases(phases, &dx[n, 0, 0, 0], C, H, W, pad, s, Hph, Wph)
+    finally:
+        free(phases)
+
+
 cdef void _window_maxima_nan_aware(const real *rows, Py_ssize_t W, real *best, int *best_at,
                                    Py_ssize_t W_out, int pool_height, int pool_width,
                                    int stride) noexcept nogil:
