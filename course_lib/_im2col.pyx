@@ -303,6 +303,45 @@ cdef void _window_maxima_nan_aware(const real *rows, Py_ssize_t W, real *best, i
                     best_at[wo] = i * pool_width + j
 
 
+cdef bint _max_pool_2x2(const real *x, real *out, int *winner, Py_ssize_t planes, Py_ssize_t H,
+                        Py_ssize_t W, Py_ssize_t H_out, Py_ssize_t W_out) noexcept nogil:
+    """The common 2x2, stride 2 pooling with the window unrolled; True if x holds a NaN
+    (then the general loop redoes the work, with NaN winning)."""
+    cdef Py_ssize_t plane, ho, wo
+    cdef const real *top
+    cdef const real *bottom
+    cdef real best, value
+    cdef int at
+    cdef bint saw_nan = False, greater
+    for plane in range(planes):
+        for ho in range(H_out):
+            top = x + (plane * H + 2 * ho) * W
+            bottom = top + W
+            for wo in range(W_out):
+                best = top[2 * wo]
+                at = 0
+                value = top[2 * wo + 1]
+                greater = value > best
+                best = value if greater else best
+                at = 1 if greater else at
+                value = bottom[2 * wo]
+                greater = value > best
+                best = value if greater else best
+                at = 2 if greater else at
+                value = bottom[2 * wo + 1]
+                greater = value > best
+                best = value if greater else best
+                at = 3 if greater else at
+                # A NaN fails every comparison, so it is never the chosen best.
+                saw_nan = saw_nan | (best != best) | (top[2 * wo] != top[2 * wo]) | (value != value) \
+                    | (top[2 * wo + 1] != top[2 * wo + 1]) | (bottom[2 * wo] != bottom[2 * wo])
+                out[wo] = best
+                winner[wo] = at
+            out += W_out
+            winner += W_out
+    return saw_nan
+
+
 def max_pool_forward_into(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
                           int[:, :, :, ::1] winner, int pool_height, int pool_width, int stride):
     """Window maxima into out and their positions (i * pool_width + j) into winner.
@@ -326,8 +365,12 @@ def max_pool_forward_into(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
     cdef real value
     cdef const real *rows
     cdef const real *window
+    # The unrolled 2x2 kernel leaves NaN inputs to the general loop.
+    cdef bint general = (not pool_height == pool_width == stride == 2
+                         or _max_pool_2x2(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &winner[0, 0, 0, 0],
+                                          N * C, x.shape[2], W, H_out, W_out))
     with nogil:
-        for n in range(N):
+        for n in range(N if general else 0):
             for c in range(C):
                 for ho in range(H_out):
                     rows = &x[n, c, ho * stride, 0]
@@ -366,6 +409,10 @@ def max_pool_backward_into(const real[:, :, :, ::1] dout, const int[:, :, :, ::1
                          f"window {pool_height}x{pool_width}, stride {stride}")
     cdef Py_ssize_t n, c, ho, wo, at, window_size = pool_height * pool_width
     cdef bint bad_winner = False
+    cdef bint disjoint = pool_height <= stride and pool_width <= stride
+    cdef real *target
+    cdef const real *gradients
+    cdef const int *positions
     cdef real *plane
     # Where each window position lies relative to the window's corner, computed once
     # instead of a division per output.
@@ -380,13 +427,20 @@ def max_pool_backward_into(const real[:, :, :, ::1] dout, const int[:, :, :, ::1
                 for c in range(C):
                     plane = &dx[n, c, 0, 0]
                     memset(plane, 0, H * W * sizeof(real))
+                    gradients = &dout[n, c, 0, 0]
+                    positions = &winner[n, c, 0, 0]
                     for ho in range(H_out):
                         for wo in range(W_out):
-                            at = winner[n, c, ho, wo]
+                            at = positions[ho * W_out + wo]
                             if at < 0 or at >= window_size:
                                 bad_winner = True
                                 at = 0
-                            plane[ho * stride * W + wo * stride + offsets[at]] += dout[n, c, ho, wo]
+                            target = plane + ho * stride * W + wo * stride + offsets[at]
+                            if disjoint:
+                                # Windows do not overlap: a store, without reading dx first.
+                                target[0] = gradients[ho * W_out + wo]
+                            else:
+                                target[0] += gradients[ho * W_out + wo]
     finally:
         free(offsets)
     if bad_winner:
