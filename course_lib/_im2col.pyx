@@ -176,7 +176,7 @@ cdef inline Py_ssize_t _first_in_phase(Py_ssize_t phase, Py_ssize_t pad, Py_ssiz
 cdef void _split_phases(const real *image, real *phases, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                         Py_ssize_t pad, Py_ssize_t s, Py_ssize_t Hph, Py_ssize_t Wph) noexcept nogil:
     """Copy one C x H x W image into its zeroed phase planes (no division per pixel)."""
-    cdef Py_ssize_t c, p, q, h, w
+    cdef Py_ssize_t c, p, q, h, k, k_lo, k_hi
     cdef const real *src
     cdef real *dst
     for c in range(C):
@@ -187,21 +187,21 @@ cdef void _split_phases(const real *image, real *phases, Py_ssize_t C, Py_ssize_
         for p in range(s):
             for q in range(s):
                 # Pixel (h, w) with h + pad = p (mod s) and w + pad = q (mod s).
+                # Column k of phase q holds pixel w = k * s + q - pad, for k in [k_lo, k_hi).
+                _valid_range(q, pad, s, W, Wph, &k_lo, &k_hi)
                 h = _first_in_phase(p, pad, s)
                 while h < H:
-                    src = image + (c * H + h) * W
+                    src = image + (c * H + h) * W + q - pad
                     dst = phases + _phase_offset(c, h + pad, 0, s, Hph, Wph) + q * Hph * Wph
-                    w = _first_in_phase(q, pad, s)
-                    while w < W:
-                        dst[(w + pad) // s] = src[w]
-                        w += s
+                    for k in range(k_lo, k_hi):
+                        dst[k] = src[k * s]
                     h += s
 
 
 cdef void _merge_phases(const real *phases, real *image, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                         Py_ssize_t pad, Py_ssize_t s, Py_ssize_t Hph, Py_ssize_t Wph) noexcept nogil:
     """The inverse of _split_phases: the image pixels out of the phase planes."""
-    cdef Py_ssize_t c, p, q, h, w
+    cdef Py_ssize_t c, p, q, h, k, k_lo, k_hi
     cdef const real *src
     cdef real *dst
     for c in range(C):
@@ -211,14 +211,13 @@ cdef void _merge_phases(const real *phases, real *image, Py_ssize_t C, Py_ssize_
             continue
         for p in range(s):
             for q in range(s):
+                _valid_range(q, pad, s, W, Wph, &k_lo, &k_hi)
                 h = _first_in_phase(p, pad, s)
                 while h < H:
-                    dst = image + (c * H + h) * W
+                    dst = image + (c * H + h) * W + q - pad
                     src = phases + _phase_offset(c, h + pad, 0, s, Hph, Wph) + q * Hph * Wph
-                    w = _first_in_phase(q, pad, s)
-                    while w < W:
-                        dst[w] = src[(w + pad) // s]
-                        w += s
+                    for k in range(k_lo, k_hi):
+                        dst[k * s] = src[k]
                     h += s
 
 
@@ -253,6 +252,27 @@ def im2col_grouped_into(const real[:, :, :, ::1] x, real[:, ::1] cols, Py_ssize_
     finally:
         free(phases)
 
+
+def grouped_to_images(const real[:, :, ::1] products, const real[::1] bias, real[:, :, ::1] out,
+                      Py_ssize_t n0):
+    """out[n0 + m, f] <- products[f, m] + bias[f]: the group's matrix product, back in image order."""
+    cdef Py_ssize_t F = products.shape[0], count = products.shape[1], P = products.shape[2]
+    if (bias.shape[0] != F or out.shape[1] != F or out.shape[2] != P
+            or not 0 <= n0 <= n0 + count <= out.shape[0]):
+        raise ValueError(f"products {tuple(products.shape)}, bias {tuple(bias.shape)} and output "
+                         f"{tuple(out.shape)} disagree from image {n0}")
+    cdef Py_ssize_t m, f, p
+    cdef real offset
+    cdef const real *src
+    cdef real *dst
+    with nogil:
+        for m in range(count):
+            for f in range(F):
+                offset = bias[f]
+                src = &products[f, m, 0]
+                dst = &out[n0 + m, f, 0]
+                for p in range(P):
+                    dst[p] = src[p] + offset
 
 def col2im_grouped_into(const real[:, ::1] cols, real[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
                         int filter_height, int filter_width, int pad, int stride):

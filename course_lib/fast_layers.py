@@ -43,7 +43,7 @@ _fallback_warned = False
 
 # Images are convolved in groups whose columns take about this many bytes, so
 # that the columns stay in the CPU cache between im2col and the matrix product.
-CHUNK_BYTES = 1 << 21
+CHUNK_BYTES = 1 << 20
 
 
 def _output_size(size, pad, window, stride):
@@ -266,7 +266,7 @@ def _grouped_forward(x, weights, bias, geometry, chunk_bytes):
     for n0, n1, cols, products in _column_groups(x, weights.shape[1], geometry, chunk_bytes):
         _compiled.im2col_grouped_into(x, cols, n0, n1, *geometry.window)
         np.matmul(weights, cols, out=products.reshape(geometry.filters, -1))
-        np.add(products.transpose(1, 0, 2), bias[:, None], out=out[n0:n1])
+        _compiled.grouped_to_images(products, bias, out, n0)
     return out.reshape(geometry.out_shape)
 
 
