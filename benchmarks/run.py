@@ -6,10 +6,16 @@
 Each thread count runs in its own worker process, because the BLAS thread
 count must be fixed (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS)
 before NumPy is imported; torch gets torch.set_num_threads in the same worker.
-Both libraries see the same arrays, and their runs are interleaved so that
-load from other processes on the machine slows both alike. Times are medians.
+The 1-thread worker is pinned to one core (--core). Both libraries see the
+same arrays.
 
-Ratios are course_lib time / torch time (below 1 means course_lib is faster).
+Every direction (forward, backward, a training step) is timed as interleaved
+pairs: course_lib once, then torch once, and again, at least --pairs times.
+Each pair gives a ratio course_lib time / torch time (below 1: course_lib is
+faster); the tables report the median ratio, and the median times. On a loaded
+machine both halves of a pair see about the same load, so the ratio holds
+while the times do not; the load average before and after is printed.
+
 GFLOP/s count the multiply-adds of a direct convolution, 2 * N * F * H_out *
 W_out * C * HH * WW for the forward pass and twice that for the backward
 pass (dx and dw), and are compared with the machine's own matmul rate: a
@@ -30,9 +36,15 @@ CONV_CASES = [
     ("conv 50x64x16x16 * 64x64x3x3 s1 p1", (50, 64, 16, 16), (64, 64, 3, 3), 1, 1),
 ]
 POOL_CASE = ("max pool 2x2 s2 on 100x3x32x32", (100, 3, 32, 32), 2, 2)
-NAIVE_CONV_CASE = ("naive conv 10x3x16x16 * 8x3x3x3 s1 p1", (10, 3, 16, 16), (8, 3, 3, 3), 1, 1)
-NAIVE_POOL_CASE = ("naive max pool 2x2 s2 on 10x3x16x16", (10, 3, 16, 16), 2, 2)
+# The original course's HW5 timed its naive layers against the fast ones on these sizes.
+NAIVE_CONV_CASE = CONV_CASES[0]
+NAIVE_POOL_CASE = POOL_CASE
+# The ThreeLayerConvNet's convolution, for the growth of the time with the batch size.
+BATCH_SIZES = (1, 10, 50, 200)
+BATCH_CONV = ((3, 32, 32), (32, 3, 7, 7), 1, 3)
 TRAIN_IMAGES, TRAIN_BATCH = 1000, 50
+# Ratio course_lib / torch each row must reach (issue 18).
+TARGETS = {"conv": 1.0, "pool forward": 0.5, "pool backward": 0.8, "training": 1.0}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MATMUL_SIZE = 1024
 
@@ -45,23 +57,39 @@ def conv_flops(x_shape, w_shape, stride, pad):
     return 2 * n * filters * out_height * out_width * channels * filter_height * filter_width
 
 
-def median_times(functions, repeats, min_seconds):
-    """Interleaved timings: round r runs every function once; returns the median per function."""
-    import numpy as np
+def interleaved(functions, rounds, min_seconds):
+    """Run the functions in turn, once each per round, for at least `rounds` rounds and
+    min_seconds; returns one list of times per function (entry r from round r)."""
     for function in functions:
         function()  # warm-up: first-call allocations, caches, lazy imports
     samples = [[] for _ in functions]
     start = time.perf_counter()
-    rounds = 0
-    while rounds < repeats or time.perf_counter() - start < min_seconds:
+    done = 0
+    while done < rounds or (time.perf_counter() - start < min_seconds and done < 50 * rounds):
         for function, times in zip(functions, samples):
             begin = time.perf_counter()
             function()
             times.append(time.perf_counter() - begin)
-        rounds += 1
-        if rounds >= 50 * repeats:
-            break
-    return [float(np.median(times)) for times in samples]
+        done += 1
+    return samples
+
+
+def paired(ours, theirs, settings):
+    """Median times and the median of the per-pair ratios of ours against theirs."""
+    import numpy as np
+    ours_times, theirs_times = (np.array(t) for t in interleaved([ours, theirs], **settings))
+    return {"ours": float(np.median(ours_times)), "torch": float(np.median(theirs_times)),
+            "ratio": float(np.median(ours_times / theirs_times)), "pairs": len(ours_times)}
+
+
+def timing_row(name, pair, target=None, flops=None, peak=None):
+    row = {"name": name, "ours_ms": 1e3 * pair["ours"], "torch_ms": 1e3 * pair["torch"],
+           "ratio": pair["ratio"], "pairs": pair["pairs"], "target": target}
+    if flops:
+        row["gflops"] = flops / pair["ours"] / 1e9
+        row["torch_gflops"] = flops / pair["torch"] / 1e9
+        row["of_matmul"] = row["gflops"] / peak
+    return row
 
 
 def matmul_rate(dtype, settings):
@@ -71,65 +99,51 @@ def matmul_rate(dtype, settings):
     a = rng.standard_normal((MATMUL_SIZE, MATMUL_SIZE)).astype(dtype)
     b = rng.standard_normal((MATMUL_SIZE, MATMUL_SIZE)).astype(dtype)
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    numpy_time, torch_time = median_times([lambda: a @ b, lambda: ta @ tb], **settings)
+    pair = paired(lambda: a @ b, lambda: ta @ tb, settings)
     flops = 2 * MATMUL_SIZE ** 3
-    return flops / numpy_time / 1e9, flops / torch_time / 1e9
+    return flops / pair["ours"] / 1e9, flops / pair["torch"] / 1e9
 
 
-def conv_rows(dtype, settings, peak):
-    rows = []
-    for case in CONV_CASES:
-        rows += conv_case_rows(case, dtype, settings, peak)
-    return rows
-
-
-def conv_case_rows(case, dtype, settings, peak):
-    """Forward, backward and both for one convolution, course_lib's fast layer and torch."""
+def conv_setup(x_shape, w_shape, stride, pad, dtype, seed=1):
+    """Inputs, caches and the four timed calls (ours and torch, forward and backward)."""
     import numpy as np
     import torch
 
     from course_lib.fast_layers import conv_backward_fast, conv_forward_fast
-    name, x_shape, w_shape, stride, pad = case
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = (0.1 * rng.standard_normal(w_shape)).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype)
     conv_param = {"stride": stride, "pad": pad}
     out, cache = conv_forward_fast(x, w, b, conv_param)
     dout = rng.standard_normal(out.shape).astype(dtype)
-
     x_t, w_t, b_t = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
     dout_t = torch.from_numpy(dout)
     out_t = torch.nn.functional.conv2d(x_t, w_t, b_t, stride=stride, padding=pad)
-    ours_f, ours_b, theirs_f, theirs_b = median_times([
-        lambda: conv_forward_fast(x, w, b, conv_param),
-        lambda: conv_backward_fast(dout, cache),
-        lambda: torch.nn.functional.conv2d(x_t, w_t, b_t, stride=stride, padding=pad),
-        lambda: torch.autograd.grad(out_t, (x_t, w_t, b_t), dout_t, retain_graph=True),
-    ], **settings)
-    flops = conv_flops(x_shape, w_shape, stride, pad)
-    return [
-        timing_row(f"{name} forward", ours_f, theirs_f, flops, peak),
-        timing_row(f"{name} backward", ours_b, theirs_b, 2 * flops, peak),
-        timing_row(f"{name} fwd+bwd", ours_f + ours_b, theirs_f + theirs_b, 3 * flops, peak),
-    ]
+    return {
+        "ours forward": lambda: conv_forward_fast(x, w, b, conv_param),
+        "ours backward": lambda: conv_backward_fast(dout, cache),
+        "torch forward": lambda: torch.nn.functional.conv2d(x_t, w_t, b_t, stride=stride, padding=pad),
+        "torch backward": lambda: torch.autograd.grad(out_t, (x_t, w_t, b_t), dout_t, retain_graph=True),
+    }
 
 
-def timing_row(name, ours, theirs, flops=None, peak=None):
-    row = {"name": name, "ours_ms": 1e3 * ours, "torch_ms": 1e3 * theirs, "ratio": ours / theirs}
-    if flops:
-        row["gflops"] = flops / ours / 1e9
-        row["torch_gflops"] = flops / theirs / 1e9
-        row["of_matmul"] = row["gflops"] / peak
-    return row
+def conv_rows(dtype, settings, peak):
+    rows = []
+    for name, x_shape, w_shape, stride, pad in CONV_CASES:
+        calls = conv_setup(x_shape, w_shape, stride, pad, dtype)
+        flops = conv_flops(x_shape, w_shape, stride, pad)
+        for part, part_flops in (("forward", flops), ("backward", 2 * flops)):
+            pair = paired(calls[f"ours {part}"], calls[f"torch {part}"], settings)
+            rows.append(timing_row(f"{name} {part}", pair, TARGETS["conv"], part_flops, peak))
+    return rows
 
 
-def pool_rows(dtype, settings):
+def pool_setup(x_shape, size, stride, dtype):
     import numpy as np
     import torch
 
     from course_lib.fast_layers import max_pool_backward_fast, max_pool_forward_fast
-    name, x_shape, size, stride = POOL_CASE
     rng = np.random.default_rng(2)
     x = rng.standard_normal(x_shape).astype(dtype)
     pool_param = {"pool_height": size, "pool_width": size, "stride": stride}
@@ -138,69 +152,70 @@ def pool_rows(dtype, settings):
     x_t = torch.from_numpy(x).requires_grad_()
     dout_t = torch.from_numpy(dout)
     out_t = torch.nn.functional.max_pool2d(x_t, size, stride)
-    times = median_times([
-        lambda: max_pool_forward_fast(x, pool_param),
-        lambda: max_pool_backward_fast(dout, cache),
-        lambda: torch.nn.functional.max_pool2d(x_t, size, stride),
-        lambda: torch.autograd.grad(out_t, (x_t,), dout_t, retain_graph=True),
-    ], **settings)
-    return [timing_row(f"{name} forward", times[0], times[2]),
-            timing_row(f"{name} backward", times[1], times[3])]
+    return {
+        "ours forward": lambda: max_pool_forward_fast(x, pool_param),
+        "ours backward": lambda: max_pool_backward_fast(dout, cache),
+        "torch forward": lambda: torch.nn.functional.max_pool2d(x_t, size, stride),
+        "torch backward": lambda: torch.autograd.grad(out_t, (x_t,), dout_t, retain_graph=True),
+        "x": x, "pool_param": pool_param, "dout": dout,
+    }
+
+
+def pool_rows(dtype, settings):
+    name, x_shape, size, stride = POOL_CASE
+    calls = pool_setup(x_shape, size, stride, dtype)
+    return [timing_row(f"{name} {part}", paired(calls[f"ours {part}"], calls[f"torch {part}"], settings),
+                       TARGETS[f"pool {part}"]) for part in ("forward", "backward")]
 
 
 def naive_rows(dtype, settings):
-    """The naive layers on small inputs, against torch (the fast layers' ratio for scale)."""
+    """The original course's naive-vs-fast comparison: naive, fast and torch interleaved."""
     import numpy as np
-    import torch
 
-    from course_lib import conv_layers, fast_layers
-    rng = np.random.default_rng(3)
+    from course_lib import conv_layers
     name, x_shape, w_shape, stride, pad = NAIVE_CONV_CASE
+    conv = conv_setup(x_shape, w_shape, stride, pad, dtype)
+    rng = np.random.default_rng(3)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype)
     conv_param = {"stride": stride, "pad": pad}
-    out, naive_cache = conv_layers.conv_forward_naive(x, w, b, conv_param)
-    _, fast_cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
+    out, conv_cache = conv_layers.conv_forward_naive(x, w, b, conv_param)
     dout = rng.standard_normal(out.shape).astype(dtype)
-    x_t, w_t, b_t = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
-    out_t = torch.nn.functional.conv2d(x_t, w_t, b_t, stride=stride, padding=pad)
-    dout_t = torch.from_numpy(dout)
-    conv_times = median_times([
-        lambda: conv_layers.conv_forward_naive(x, w, b, conv_param),
-        lambda: conv_layers.conv_backward_naive(dout, naive_cache),
-        lambda: fast_layers.conv_forward_fast(x, w, b, conv_param),
-        lambda: fast_layers.conv_backward_fast(dout, fast_cache),
-        lambda: torch.nn.functional.conv2d(x_t, w_t, b_t, stride=stride, padding=pad),
-        lambda: torch.autograd.grad(out_t, (x_t, w_t, b_t), dout_t, retain_graph=True),
-    ], **settings)
-
     pool_name, pool_shape, size, pool_stride = NAIVE_POOL_CASE
-    px = rng.standard_normal(pool_shape).astype(dtype)
-    pool_param = {"pool_height": size, "pool_width": size, "stride": pool_stride}
-    pooled, naive_pool_cache = conv_layers.max_pool_forward_naive(px, pool_param)
-    _, fast_pool_cache = fast_layers.max_pool_forward_fast(px, pool_param)
-    pdout = rng.standard_normal(pooled.shape).astype(dtype)
-    px_t = torch.from_numpy(px).requires_grad_()
-    pooled_t = torch.nn.functional.max_pool2d(px_t, size, pool_stride)
-    pdout_t = torch.from_numpy(pdout)
-    pool_times = median_times([
-        lambda: conv_layers.max_pool_forward_naive(px, pool_param),
-        lambda: conv_layers.max_pool_backward_naive(pdout, naive_pool_cache),
-        lambda: fast_layers.max_pool_forward_fast(px, pool_param),
-        lambda: fast_layers.max_pool_backward_fast(pdout, fast_pool_cache),
-        lambda: torch.nn.functional.max_pool2d(px_t, size, pool_stride),
-        lambda: torch.autograd.grad(pooled_t, (px_t,), pdout_t, retain_graph=True),
-    ], **settings)
-
+    pool = pool_setup(pool_shape, size, pool_stride, dtype)
+    pooled, pool_cache = conv_layers.max_pool_forward_naive(pool["x"], pool["pool_param"])
+    naive = {
+        (name, "forward"): lambda: conv_layers.conv_forward_naive(x, w, b, conv_param),
+        (name, "backward"): lambda: conv_layers.conv_backward_naive(dout, conv_cache),
+        (pool_name, "forward"): lambda: conv_layers.max_pool_forward_naive(pool["x"], pool["pool_param"]),
+        (pool_name, "backward"): lambda: conv_layers.max_pool_backward_naive(pool["dout"], pool_cache),
+    }
     rows = []
-    for label, times in [(name, conv_times), (pool_name, pool_times)]:
-        naive_f, naive_b, fast_f, fast_b, torch_f, torch_b = times
-        for part, naive, fast, theirs in [("forward", naive_f, fast_f, torch_f),
-                                          ("backward", naive_b, fast_b, torch_b)]:
-            row = timing_row(f"{label} {part}", naive, theirs)
-            row["naive_over_fast"] = naive / fast
-            rows.append(row)
+    for (label, part), naive_call in naive.items():
+        calls = conv if label == name else pool
+        times = [np.array(t) for t in interleaved(
+            [naive_call, calls[f"ours {part}"], calls[f"torch {part}"]], **settings)]
+        rows.append({"name": f"{label} {part}", "naive_ms": 1e3 * float(np.median(times[0])),
+                     "fast_ms": 1e3 * float(np.median(times[1])),
+                     "torch_ms": 1e3 * float(np.median(times[2])),
+                     "naive_over_fast": float(np.median(times[0] / times[1])),
+                     "naive_over_torch": float(np.median(times[0] / times[2])), "pairs": len(times[0])})
+    return rows
+
+
+def batch_rows(dtype, settings):
+    """The ThreeLayerConvNet's convolution at several batch sizes, forward and backward."""
+    image_shape, w_shape, stride, pad = BATCH_CONV
+    rows = []
+    for n in BATCH_SIZES:
+        calls = conv_setup((n, *image_shape), w_shape, stride, pad, dtype)
+        row = {"n": n}
+        for part in ("forward", "backward"):
+            pair = paired(calls[f"ours {part}"], calls[f"torch {part}"], settings)
+            row[part] = {"ours_ms": 1e3 * pair["ours"], "torch_ms": 1e3 * pair["torch"],
+                         "ratio": pair["ratio"]}
+        rows.append(row)
     return rows
 
 
@@ -237,7 +252,8 @@ def torch_convnet(model, dtype):
 
 
 def training_rows(dtype, settings):
-    """One epoch of SGD on TRAIN_IMAGES random CIFAR-sized images, batch TRAIN_BATCH."""
+    """SGD steps on random CIFAR-sized images, batch TRAIN_BATCH; one pair is an epoch of
+    TRAIN_IMAGES images on each side, the time reported per step."""
     import numpy as np
     import torch
     rng = np.random.default_rng(4)
@@ -253,7 +269,9 @@ def training_rows(dtype, settings):
         for batch in batches:
             _, grads = model.loss(images[batch], labels[batch])
             for key, grad in grads.items():
-                model.params[key] -= 1e-4 * grad
+                # In place, as torch.optim.SGD updates its parameters.
+                grad *= 1e-4
+                model.params[key] -= grad
 
     def torch_epoch():
         for batch in batches:
@@ -262,24 +280,28 @@ def training_rows(dtype, settings):
             loss.backward()
             optimizer.step()
 
-    epoch_settings = {"repeats": max(3, settings["repeats"] // 4), "min_seconds": 0}
-    ours, theirs = median_times([course_epoch, torch_epoch], **epoch_settings)
+    pair = paired(course_epoch, torch_epoch, {"rounds": settings["rounds"], "min_seconds": 0})
     steps = len(batches)
-    return [timing_row(f"ThreeLayerConvNet training step (batch {TRAIN_BATCH}, "
-                       f"epoch of {TRAIN_IMAGES})", ours / steps, theirs / steps)]
+    pair["ours"] /= steps
+    pair["torch"] /= steps
+    return [timing_row(f"ThreeLayerConvNet training step (batch {TRAIN_BATCH}, epochs of {TRAIN_IMAGES})",
+                       pair, TARGETS["training"])]
 
 
 def worker(args):
     import numpy as np
     import torch
     torch.set_num_threads(args.threads)
-    settings = {"repeats": args.repeats, "min_seconds": args.min_seconds}
-    results = {"threads": args.threads, "dtypes": {}}
+    settings = {"rounds": args.pairs, "min_seconds": args.min_seconds}
+    results = {"threads": args.threads, "load_before": os.getloadavg(), "dtypes": {},
+               "cores": sorted(os.sched_getaffinity(0))}
     for dtype in args.dtypes:
         peak, torch_peak = matmul_rate(np.dtype(dtype), settings)
         rows = conv_rows(dtype, settings, peak) + pool_rows(dtype, settings)
-        rows += naive_rows(dtype, settings) + training_rows(dtype, settings)
-        results["dtypes"][dtype] = {"matmul_gflops": peak, "torch_matmul_gflops": torch_peak, "rows": rows}
+        rows += training_rows(dtype, settings)
+        results["dtypes"][dtype] = {"matmul_gflops": peak, "torch_matmul_gflops": torch_peak, "rows": rows,
+                                    "naive": naive_rows(dtype, settings), "batch": batch_rows(dtype, settings)}
+    results["load_after"] = os.getloadavg()
     json.dump(results, sys.stdout)
 
 
@@ -387,45 +409,77 @@ def print_tables(machine, results):
     print("## course_lib vs torch CPU\n")
     for key, value in machine.items():
         print(f"- {key}: {value}")
-    print("\nRatio = course_lib time / torch time (< 1: course_lib is faster). Medians.\n")
+    print("\nRatio = median over interleaved pairs of course_lib time / torch time "
+          "(< 1: course_lib is faster); times are medians.\n")
     for result in results:
+        before, after = (", ".join(f"{v:.1f}" for v in result[key]) for key in ("load_before", "load_after"))
+        print(f"Load average (1, 5, 15 min) {before} before and {after} after the "
+              f"{result['threads']}-thread run, on cores {result['cores']}.\n")
         for dtype, block in result["dtypes"].items():
-            print(f"### {result['threads']} thread(s), {dtype}: matmul {block['matmul_gflops']:.0f} GFLOP/s "
-                  f"(NumPy), {block['torch_matmul_gflops']:.0f} (torch)\n")
-            print("| case | course_lib ms | torch ms | ratio | GFLOP/s (% of matmul) | torch GFLOP/s |")
-            print("|---|---:|---:|---:|---:|---:|")
-            for row in block["rows"]:
-                rate = torch_rate = ""
-                if "gflops" in row:
-                    rate = f"{row['gflops']:.0f} ({100 * row['of_matmul']:.0f}%)"
-                    torch_rate = f"{row['torch_gflops']:.0f}"
-                name = row["name"]
-                if "naive_over_fast" in row:
-                    name += f" (naive is {row['naive_over_fast']:.0f}x the fast layer)"
-                print(f"| {name} | {row['ours_ms']:.2f} | {row['torch_ms']:.2f} | {row['ratio']:.2f} "
-                      f"| {rate} | {torch_rate} |")
-            print()
+            print_block(result["threads"], dtype, block)
+
+
+def print_block(threads, dtype, block):
+    print(f"### {threads} thread(s), {dtype}: matmul {block['matmul_gflops']:.0f} GFLOP/s "
+          f"(NumPy), {block['torch_matmul_gflops']:.0f} (torch)\n")
+    print("| case | course_lib ms | torch ms | ratio | target | pairs | GFLOP/s (% of matmul) | torch GFLOP/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in block["rows"]:
+        rate = torch_rate = ""
+        if "gflops" in row:
+            rate = f"{row['gflops']:.0f} ({100 * row['of_matmul']:.0f}%)"
+            torch_rate = f"{row['torch_gflops']:.0f}"
+        met = "met" if row["ratio"] <= row["target"] else "**missed**"
+        print(f"| {row['name']} | {row['ours_ms']:.2f} | {row['torch_ms']:.2f} | {row['ratio']:.2f} "
+              f"| <= {row['target']:.1f} {met} | {row['pairs']} | {rate} | {torch_rate} |")
+    print(f"\nNaive layers (course_lib.conv_layers) against the fast ones and torch, {dtype}; "
+          "medians of interleaved rounds:\n")
+    print("| case | naive ms | fast ms | torch ms | naive / fast | naive / torch |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for row in block["naive"]:
+        print(f"| {row['name']} | {row['naive_ms']:.2f} | {row['fast_ms']:.2f} | {row['torch_ms']:.2f} "
+              f"| {row['naive_over_fast']:.1f}x | {row['naive_over_torch']:.1f}x |")
+    image_shape, w_shape, stride, pad = BATCH_CONV
+    print(f"\nBatch size: conv Nx{'x'.join(map(str, image_shape))} * {'x'.join(map(str, w_shape))} "
+          f"s{stride} p{pad}, {dtype}; ms per batch (ratio):\n")
+    print("| N | forward course_lib | forward torch | ratio | backward course_lib | backward torch | ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for row in block["batch"]:
+        f, b = row["forward"], row["backward"]
+        print(f"| {row['n']} | {f['ours_ms']:.2f} | {f['torch_ms']:.2f} | {f['ratio']:.2f} "
+              f"| {b['ours_ms']:.2f} | {b['torch_ms']:.2f} | {b['ratio']:.2f} |")
+    print()
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     parser.add_argument("--dtypes", default="float32,float64", help="comma-separated dtypes")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, for a smoke test")
+    parser.add_argument("--quick", action="store_true", help="7 pairs and no minimum time, for a smoke test")
+    parser.add_argument("--pairs", type=int, default=None,
+                        help="interleaved pairs per row, at least 7 (default 21, --quick 7)")
+    parser.add_argument("--core", type=int, default=None,
+                        help="core the 1-thread worker is pinned to (default: the last one available)")
     parser.add_argument("--json", metavar="PATH", help="also write the raw results here")
     parser.add_argument("--grading", default="hw3,hw4,hw5,svhn",
                         help="assignments whose reference to grade on one core ('' to skip)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--grade-reference", metavar="ASSIGNMENT", help=argparse.SUPPRESS)
-    parser.add_argument("--repeats", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--min-seconds", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.dtypes = args.dtypes.split(",")
     unknown = set(args.dtypes) - {"float32", "float64"}
     if unknown:
         parser.error(f"unknown dtype(s) {sorted(unknown)}: use float32 and/or float64")
-    if args.repeats is None:
-        args.repeats = 5 if args.quick else 21
+    if args.pairs is None:
+        args.pairs = 7 if args.quick else 21
+    if args.pairs < 7:
+        parser.error(f"--pairs {args.pairs}: a median needs at least 7 pairs")
+    available = sorted(os.sched_getaffinity(0))
+    if args.core is None:
+        args.core = available[-1]
+    elif args.core not in available:
+        parser.error(f"--core {args.core}: this process may only run on cores {available}")
     if args.min_seconds is None:
         args.min_seconds = 0.0 if args.quick else 0.5
     return args
@@ -443,10 +497,13 @@ def main(argv=None):
     results = []
     for threads in (int(t) for t in args.threads.split(",")):
         command = [sys.executable, os.path.abspath(__file__), "--worker", "--threads", str(threads),
-                   "--dtypes", ",".join(args.dtypes), "--repeats", str(args.repeats),
+                   "--dtypes", ",".join(args.dtypes), "--pairs", str(args.pairs),
                    "--min-seconds", str(args.min_seconds)]
         print(f"running with {threads} thread(s)...", file=sys.stderr)
-        completed = subprocess.run(command, env=thread_environment(threads), stdout=subprocess.PIPE, check=True)
+        # One thread runs on one core, so that the scheduler does not move it mid-pair.
+        cores = {args.core} if threads == 1 else set(os.sched_getaffinity(0))
+        completed = subprocess.run(command, env=thread_environment(threads), stdout=subprocess.PIPE, check=True,
+                                   preexec_fn=lambda cores=cores: os.sched_setaffinity(0, cores))
         results.append(json.loads(completed.stdout))
     grading = grading_rows([a for a in args.grading.split(",") if a])
     machine = machine_description()

@@ -43,7 +43,7 @@ _fallback_warned = False
 
 # Images are convolved in groups whose columns take about this many bytes, so
 # that the columns stay in the CPU cache between im2col and the matrix product.
-CHUNK_BYTES = 1 << 21
+CHUNK_BYTES = 1 << 20
 
 
 def _output_size(size, pad, window, stride):
@@ -210,7 +210,10 @@ class _ConvGeometry:
 
 
 def _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes):
-    """out = weights @ columns + bias, one matrix product per image, in groups of images."""
+    """out = weights @ columns + bias, one matrix product per image (NumPy kernels) or per
+    group of images (compiled kernels), a cache-sized group at a time."""
+    if kernels is not _NUMPY_KERNELS:
+        return _grouped_forward(x, weights, bias, geometry, chunk_bytes)
     plane = geometry.out_height * geometry.out_width
     group = _images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
     cols_buffer = np.empty((group, weights.shape[1], plane), dtype=x.dtype)
@@ -225,6 +228,8 @@ def _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes):
 
 def _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes):
     """dx and dw (as weights' shape); the columns are recomputed group by group, not cached."""
+    if kernels is not _NUMPY_KERNELS:
+        return _grouped_backward(dout, x, weights, geometry, chunk_bytes)
     plane = geometry.out_height * geometry.out_width
     dout = dout.reshape(geometry.n, geometry.filters, plane)
     group = _images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
@@ -239,6 +244,44 @@ def _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes):
         # The columns are no longer needed: their buffer receives their gradient.
         np.matmul(weights.T, dout[n0:n1], out=cols)
         kernels.col2im_into(cols, dx, n0, n1, *geometry.window)
+    return dx, dw
+
+
+def _column_groups(x, rows, geometry, chunk_bytes):
+    """Yield (n0, n1, cols, products): image groups with work arrays for the grouped
+    columns of _im2col.pyx, cols (rows, count * plane) and products (F, count, plane),
+    reused between groups."""
+    plane = geometry.out_height * geometry.out_width
+    group = _images_per_chunk(geometry.n, (rows + geometry.filters) * plane * x.itemsize, chunk_bytes)
+    cols_buffer = np.empty(rows * group * plane, dtype=x.dtype)
+    products_buffer = np.empty(geometry.filters * group * plane, dtype=x.dtype)
+    for n0, n1 in _chunks(geometry.n, group):
+        count = n1 - n0
+        yield (n0, n1, cols_buffer[:rows * count * plane].reshape(rows, count * plane),
+               products_buffer[:geometry.filters * count * plane].reshape(geometry.filters, count, plane))
+
+
+def _grouped_forward(x, weights, bias, geometry, chunk_bytes):
+    out = np.empty((geometry.n, geometry.filters, geometry.out_height * geometry.out_width), dtype=x.dtype)
+    for n0, n1, cols, products in _column_groups(x, weights.shape[1], geometry, chunk_bytes):
+        _compiled.im2col_grouped_into(x, cols, n0, n1, *geometry.window)
+        np.matmul(weights, cols, out=products.reshape(geometry.filters, -1))
+        _compiled.grouped_to_images(products, bias, out, n0)
+    return out.reshape(geometry.out_shape)
+
+
+def _grouped_backward(dout, x, weights, geometry, chunk_bytes):
+    dout = dout.reshape(geometry.n, geometry.filters, -1)
+    dw = np.zeros_like(weights)
+    dx = np.empty_like(x)
+    for n0, n1, cols, grads in _column_groups(x, weights.shape[1], geometry, chunk_bytes):
+        _compiled.im2col_grouped_into(x, cols, n0, n1, *geometry.window)
+        np.copyto(grads, dout[n0:n1].transpose(1, 0, 2))
+        grads = grads.reshape(geometry.filters, -1)
+        dw += grads @ cols.T
+        # The columns are no longer needed: their buffer receives their gradient.
+        np.matmul(weights.T, grads, out=cols)
+        _compiled.col2im_grouped_into(cols, dx, n0, n1, *geometry.window)
     return dx, dw
 
 
