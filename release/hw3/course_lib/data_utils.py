@@ -20,11 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from course_lib._checks import whole_number
-from course_lib.standin import CIFAR_FOLDER, IMAGE_SIZE, MARKER_NAME, STANDIN_FOLDER, SVHN_FOLDER
+from course_lib.data_folder import (
+    CIFAR_FOLDER,
+    DATA_DIR_VARIABLE,
+    DEFAULT_DATA_DIR,
+    MARKER_NAME,
+    STANDIN_FOLDER,
+    SVHN_FOLDER,
+    data_dir,
+)
+from course_lib.standin import IMAGE_SIZE
 
-DATA_DIR_VARIABLE = "COURSE_DATA_DIR"
 QUICK_VARIABLE = "COURSE_QUICK"
-DEFAULT_DATA_DIR = "~/.course_data"
 CIFAR_BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 SVHN_FILES = ("train_32x32.mat", "test_32x32.mat")
 
@@ -35,11 +42,6 @@ class DatasetNotFoundError(FileNotFoundError):
 
 class StandInDataWarning(UserWarning):
     """The data read is the synthetic stand-in, not the real dataset."""
-
-
-def data_dir():
-    """The data directory: $COURSE_DATA_DIR, or ~/.course_data when it is unset or empty."""
-    return Path(os.environ.get(DATA_DIR_VARIABLE) or DEFAULT_DATA_DIR).expanduser()
 
 
 def quick_mode():

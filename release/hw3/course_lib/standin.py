@@ -35,13 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from course_lib._checks import check_positive_int
-
-MARKER_NAME = "STANDIN.txt"
-# Where ``python -m course_lib.standin`` writes by default, inside the data directory;
-# the loaders fall back to it when the real dataset is absent.
-STANDIN_FOLDER = "standin"
-CIFAR_FOLDER = "cifar-10-batches-py"
-SVHN_FOLDER = "svhn"
+from course_lib.data_folder import CIFAR_FOLDER, MARKER_NAME, STANDIN_FOLDER, SVHN_FOLDER, data_dir
 CIFAR_LABEL_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR_TRAIN_BATCHES = 5
 NUM_CLASSES = 10
@@ -213,8 +207,6 @@ def _interpolation_matrix(grid):
 
 def main(argv=None):
     """The command line (see the module docstring); returns the exit status."""
-    from course_lib.data_utils import data_dir
-
     parser = argparse.ArgumentParser(
         prog="python -m course_lib.standin",
         description="Write the synthetic stand-in CIFAR-10 and SVHN in the official file formats.",

@@ -20,13 +20,13 @@ convolution cache is (x, w, b, conv_param), a pooling cache is
 (x, pool_param, winner) with winner the row-major position of each window's
 maximum (the first one on ties, as np.argmax).
 """
-import types
 import warnings
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from course_lib._checks import check_image_batch, check_shape, int_setting
+from course_lib._checks import check_image_batch, check_shape, check_window_fits, float_array, int_setting
+from course_lib._numpy_kernels import KERNELS as NUMPY_KERNELS
+from course_lib._numpy_kernels import output_size
 
 try:
     from course_lib import _im2col as _compiled
@@ -43,87 +43,7 @@ _fallback_warned = False
 
 # Images are convolved in groups whose columns take about this many bytes, so
 # that the columns stay in the CPU cache between im2col and the matrix product.
-CHUNK_BYTES = 1 << 21
-
-
-def _output_size(size, pad, window, stride):
-    return (size + 2 * pad - window) // stride + 1
-
-
-def _tap_slice(offset, stride, count):
-    """Every stride-th index from offset, count of them."""
-    return slice(offset, offset + stride * (count - 1) + 1, stride)
-
-
-def _split_view(array, shape):
-    """array reshaped to shape without copying (writes through the result must reach array)."""
-    view = array.reshape(shape)
-    if not np.shares_memory(view, array):
-        raise ValueError(f"cannot view an array of shape {array.shape} and strides {array.strides} "
-                         f"as {shape} without copying")
-    return view
-
-
-def _numpy_im2col_into(x, cols, n0, n1, filter_height, filter_width, pad, stride):
-    """Columns of images x[n0:n1] into cols, through a strided view of the padded images."""
-    padded = np.pad(x[n0:n1], ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    count, channels, height, width = padded.shape
-    out_height = (height - filter_height) // stride + 1
-    out_width = (width - filter_width) // stride + 1
-    s_n, s_c, s_h, s_w = padded.strides
-    taps = as_strided(
-        padded,
-        shape=(count, channels, filter_height, filter_width, out_height, out_width),
-        strides=(s_n, s_c, s_h, s_w, s_h * stride, s_w * stride),
-        writeable=False,
-    )
-    _split_view(cols, taps.shape)[...] = taps
-
-
-def _numpy_col2im_into(cols, dx, n0, n1, filter_height, filter_width, pad, stride):
-    """Overwrite dx[n0:n1] with the column entries summed back onto their input positions."""
-    _, channels, height, width = dx.shape
-    out_height = _output_size(height, pad, filter_height, stride)
-    out_width = _output_size(width, pad, filter_width, stride)
-    taps = _split_view(cols, (n1 - n0, channels, filter_height, filter_width, out_height, out_width))
-    padded = np.zeros((n1 - n0, channels, height + 2 * pad, width + 2 * pad), dtype=dx.dtype)
-    for i in range(filter_height):
-        for j in range(filter_width):
-            rows, columns = _tap_slice(i, stride, out_height), _tap_slice(j, stride, out_width)
-            padded[:, :, rows, columns] += taps[:, :, i, j]
-    dx[n0:n1] = padded[:, :, pad:pad + height, pad:pad + width]
-
-
-def _numpy_max_pool_forward_into(x, out, winner, pool_height, pool_width, stride):
-    """Window maxima and their positions, one window offset at a time."""
-    out_height, out_width = out.shape[2:]
-    out[...] = x[:, :, _tap_slice(0, stride, out_height), _tap_slice(0, stride, out_width)]
-    winner[...] = 0
-    for i in range(pool_height):
-        for j in range(pool_width):
-            value = x[:, :, _tap_slice(i, stride, out_height), _tap_slice(j, stride, out_width)]
-            # NaN wins, like np.argmax; strict > keeps the first of equal maxima.
-            better = (value > out) | (np.isnan(value) & ~np.isnan(out))
-            np.copyto(out, value, where=better)
-            winner[better] = i * pool_width + j
-
-
-def _numpy_max_pool_backward_into(dout, winner, dx, pool_height, pool_width, stride):
-    """Route dout to the winning positions, summing where windows overlap."""
-    out_height, out_width = dout.shape[2:]
-    dx[...] = 0
-    for i in range(pool_height):
-        for j in range(pool_width):
-            routed = np.where(winner == i * pool_width + j, dout, 0)
-            dx[:, :, _tap_slice(i, stride, out_height), _tap_slice(j, stride, out_width)] += routed
-
-
-_NUMPY_KERNELS = types.SimpleNamespace(
-    im2col_into=_numpy_im2col_into,
-    col2im_into=_numpy_col2im_into,
-    max_pool_forward_into=_numpy_max_pool_forward_into,
-    max_pool_backward_into=_numpy_max_pool_backward_into,
-)
+CHUNK_BYTES = 1 << 20
 
 
 def _kernels():
@@ -134,21 +54,7 @@ def _kernels():
     if not _fallback_warned:
         _fallback_warned = True
         warnings.warn(EXTENSION_MISSING, RuntimeWarning, stacklevel=3)
-    return _NUMPY_KERNELS
-
-
-def _float_array(array, layer, name):
-    array = np.asarray(array)
-    if array.dtype not in (np.float32, np.float64):
-        raise ValueError(f"{layer}: {name} must be float32 or float64, got {array.dtype}")
-    return array
-
-
-def _check_window_fits(layer, axis, size, pad, window):
-    if size + 2 * pad < window:
-        raise ValueError(
-            f"{layer}: a window of {window} does not fit the {axis} {size} padded by {pad} on each side"
-        )
+    return NUMPY_KERNELS
 
 
 def _conv_settings(x, w, b, conv_param, layer):
@@ -163,8 +69,8 @@ def _conv_settings(x, w, b, conv_param, layer):
         raise ValueError(f"{layer}: b has shape {b.shape}, expected ({w.shape[0]},) for w {w.shape}")
     stride = int_setting(conv_param, "conv_param", "stride", 1)
     pad = int_setting(conv_param, "conv_param", "pad", 0)
-    _check_window_fits(layer, "height", x.shape[2], pad, w.shape[2])
-    _check_window_fits(layer, "width", x.shape[3], pad, w.shape[3])
+    check_window_fits(layer, "height", x.shape[2], pad, w.shape[2])
+    check_window_fits(layer, "width", x.shape[3], pad, w.shape[3])
     return stride, pad
 
 
@@ -174,8 +80,8 @@ def _pool_settings(x, pool_param, layer):
     pool_height = int_setting(pool_param, "pool_param", "pool_height", 1)
     pool_width = int_setting(pool_param, "pool_param", "pool_width", 1)
     stride = int_setting(pool_param, "pool_param", "stride", 1)
-    _check_window_fits(layer, "height", x.shape[2], 0, pool_height)
-    _check_window_fits(layer, "width", x.shape[3], 0, pool_width)
+    check_window_fits(layer, "height", x.shape[2], 0, pool_height)
+    check_window_fits(layer, "width", x.shape[3], 0, pool_width)
     return pool_height, pool_width, stride
 
 
@@ -198,8 +104,8 @@ class _ConvGeometry:
         self.stride, self.pad = _conv_settings(x, w, b, conv_param, layer)
         self.n, self.channels, height, width = x.shape
         self.filters, _, self.filter_height, self.filter_width = w.shape
-        self.out_height = _output_size(height, self.pad, self.filter_height, self.stride)
-        self.out_width = _output_size(width, self.pad, self.filter_width, self.stride)
+        self.out_height = output_size(height, self.pad, self.filter_height, self.stride)
+        self.out_width = output_size(width, self.pad, self.filter_width, self.stride)
         self.out_shape = (self.n, self.filters, self.out_height, self.out_width)
         self.window = (self.filter_height, self.filter_width, self.pad, self.stride)
 
@@ -210,7 +116,10 @@ class _ConvGeometry:
 
 
 def _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes):
-    """out = weights @ columns + bias, one matrix product per image, in groups of images."""
+    """out = weights @ columns + bias, one matrix product per image (NumPy kernels) or per
+    group of images (compiled kernels), a cache-sized group at a time."""
+    if kernels is not NUMPY_KERNELS:
+        return _grouped_forward(x, weights, bias, geometry, chunk_bytes)
     plane = geometry.out_height * geometry.out_width
     group = _images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
     cols_buffer = np.empty((group, weights.shape[1], plane), dtype=x.dtype)
@@ -225,6 +134,8 @@ def _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes):
 
 def _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes):
     """dx and dw (as weights' shape); the columns are recomputed group by group, not cached."""
+    if kernels is not NUMPY_KERNELS:
+        return _grouped_backward(dout, x, weights, geometry, chunk_bytes)
     plane = geometry.out_height * geometry.out_width
     dout = dout.reshape(geometry.n, geometry.filters, plane)
     group = _images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
@@ -239,6 +150,44 @@ def _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes):
         # The columns are no longer needed: their buffer receives their gradient.
         np.matmul(weights.T, dout[n0:n1], out=cols)
         kernels.col2im_into(cols, dx, n0, n1, *geometry.window)
+    return dx, dw
+
+
+def _column_groups(x, rows, geometry, chunk_bytes):
+    """Yield (n0, n1, cols, products): image groups with work arrays for the grouped
+    columns of _im2col.pyx, cols (rows, count * plane) and products (F, count, plane),
+    reused between groups."""
+    plane = geometry.out_height * geometry.out_width
+    group = _images_per_chunk(geometry.n, (rows + geometry.filters) * plane * x.itemsize, chunk_bytes)
+    cols_buffer = np.empty(rows * group * plane, dtype=x.dtype)
+    products_buffer = np.empty(geometry.filters * group * plane, dtype=x.dtype)
+    for n0, n1 in _chunks(geometry.n, group):
+        count = n1 - n0
+        yield (n0, n1, cols_buffer[:rows * count * plane].reshape(rows, count * plane),
+               products_buffer[:geometry.filters * count * plane].reshape(geometry.filters, count, plane))
+
+
+def _grouped_forward(x, weights, bias, geometry, chunk_bytes):
+    out = np.empty((geometry.n, geometry.filters, geometry.out_height * geometry.out_width), dtype=x.dtype)
+    for n0, n1, cols, products in _column_groups(x, weights.shape[1], geometry, chunk_bytes):
+        _compiled.im2col_grouped_into(x, cols, n0, n1, *geometry.window)
+        np.matmul(weights, cols, out=products.reshape(geometry.filters, -1))
+        _compiled.grouped_to_images(products, bias, out, n0)
+    return out.reshape(geometry.out_shape)
+
+
+def _grouped_backward(dout, x, weights, geometry, chunk_bytes):
+    dout = dout.reshape(geometry.n, geometry.filters, -1)
+    dw = np.zeros_like(weights)
+    dx = np.empty_like(x)
+    for n0, n1, cols, grads in _column_groups(x, weights.shape[1], geometry, chunk_bytes):
+        _compiled.im2col_grouped_into(x, cols, n0, n1, *geometry.window)
+        np.copyto(grads, dout[n0:n1].transpose(1, 0, 2))
+        grads = grads.reshape(geometry.filters, -1)
+        dw += grads @ cols.T
+        # The columns are no longer needed: their buffer receives their gradient.
+        np.matmul(weights.T, grads, out=cols)
+        _compiled.col2im_grouped_into(cols, dx, n0, n1, *geometry.window)
     return dx, dw
 
 
@@ -315,7 +264,7 @@ def _winograd_backward(dout, x, w, geometry, chunk_bytes):
 
 
 def _conv_inputs(x, w, b, layer):
-    x = _float_array(x, layer, "x")
+    x = float_array(x, layer, "x")
     return np.ascontiguousarray(x), np.asarray(w), np.asarray(b)
 
 
@@ -400,18 +349,18 @@ def conv_forward_strides(x, w, b, conv_param):
 
     Needs no compiled code. Inputs, outputs and cache as conv_forward_fast.
     """
-    return _conv_forward(x, w, b, conv_param, _NUMPY_KERNELS, None, "conv_forward_strides", False)
+    return _conv_forward(x, w, b, conv_param, NUMPY_KERNELS, None, "conv_forward_strides", False)
 
 
 def conv_backward_strides(dout, cache):
     """Backward pass of conv_forward_strides, in NumPy only; as conv_backward_fast."""
-    return _conv_backward(dout, cache, _NUMPY_KERNELS, None, "conv_backward_strides", False)
+    return _conv_backward(dout, cache, NUMPY_KERNELS, None, "conv_backward_strides", False)
 
 
 def _pool_output_shape(x, pool_height, pool_width, stride):
     n, channels, height, width = x.shape
-    return (n, channels, _output_size(height, 0, pool_height, stride),
-            _output_size(width, 0, pool_width, stride))
+    return (n, channels, output_size(height, 0, pool_height, stride),
+            output_size(width, 0, pool_width, stride))
 
 
 def _pool_backward_setup(dout, cache, layer):
@@ -436,7 +385,7 @@ def max_pool_forward_fast(x, pool_param):
     - cache: (x, pool_param, winner), winner of shape (N, C, H_out, W_out) holding
       i * pool_width + j for the maximum at row i, column j of each window.
     """
-    x = _float_array(x, "max_pool_forward_fast", "x")
+    x = float_array(x, "max_pool_forward_fast", "x")
     settings = _pool_settings(x, pool_param, "max_pool_forward_fast")
     x = np.ascontiguousarray(x)
     shape = _pool_output_shape(x, *settings)
@@ -485,7 +434,7 @@ def max_pool_forward_reshape(x, pool_param):
 
     Inputs, outputs and cache as max_pool_forward_fast.
     """
-    x = _float_array(x, "max_pool_forward_reshape", "x")
+    x = float_array(x, "max_pool_forward_reshape", "x")
     settings = _pool_settings(x, pool_param, "max_pool_forward_reshape")
     size = _check_tiling(settings, "max_pool_forward_reshape")
     _, _, out_height, out_width = _pool_output_shape(x, *settings)
@@ -517,7 +466,7 @@ def max_pool_forward_im2col(x, pool_param):
     Every channel is treated as a one-channel image. Inputs, outputs and cache
     as max_pool_forward_fast.
     """
-    x = _float_array(x, "max_pool_forward_im2col", "x")
+    x = float_array(x, "max_pool_forward_im2col", "x")
     pool_height, pool_width, stride = _pool_settings(x, pool_param, "max_pool_forward_im2col")
     shape = _pool_output_shape(x, pool_height, pool_width, stride)
     n, channels, height, width = x.shape

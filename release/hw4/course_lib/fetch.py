@@ -23,8 +23,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from course_lib.data_utils import CIFAR_BATCH_FILES, SVHN_FILES, data_dir
-from course_lib.standin import CIFAR_FOLDER, MARKER_NAME, STANDIN_FOLDER, SVHN_FOLDER
+from course_lib.data_folder import CIFAR_FOLDER, MARKER_NAME, STANDIN_FOLDER, SVHN_FOLDER, data_dir
+from course_lib.data_utils import CIFAR_BATCH_FILES, SVHN_FILES
 
 BASE_URL_VARIABLE = "COURSE_DATA_BASE_URL"
 CHUNK_BYTES = 1 << 20

@@ -92,3 +92,19 @@ def check_training_data(data, splits, who):
             raise ValueError(f"{who}: {examples} has {num_examples} examples but {labels} has {num_labels} labels")
         if num_examples == 0:
             raise ValueError(f"{who}: {examples} is empty")
+
+
+def float_array(array, layer, name):
+    """``array`` as a NumPy array; a ValueError naming ``layer`` unless it is float32 or float64."""
+    array = np.asarray(array)
+    if array.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{layer}: {name} must be float32 or float64, got {array.dtype}")
+    return array
+
+
+def check_window_fits(layer, axis, size, pad, window):
+    """A ValueError naming ``layer`` when a window does not fit the padded ``axis``."""
+    if size + 2 * pad < window:
+        raise ValueError(
+            f"{layer}: a window of {window} does not fit the {axis} {size} padded by {pad} on each side"
+        )

@@ -70,22 +70,26 @@ def records_init_args(cls):
 
 def save_model(model, path):
     """Write ``model`` to ``path`` (exactly that name; parent folders are created); returns the Path."""
-    record = getattr(model, _RECORD_ATTRIBUTE, None)
-    model_class = type(model)
-    if record is None or record[0] is not model_class:
-        raise ValueError(
-            f"cannot save a {model_class.__qualname__}: the class does not record its constructor "
-            "arguments; decorate it with @records_init_args from course_lib.checkpoint"
-        )
-    class_path = f"{model_class.__module__}.{model_class.__qualname__}"
-    _check_course_lib_name(class_path)
-    kwargs = {name: _encode_argument(name, value) for name, value in record[1].items()}
-    meta = json.dumps({"format": FORMAT_VERSION, "class": class_path, "kwargs": kwargs})
+    meta = json.dumps({"format": FORMAT_VERSION, **model_description(model)})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as file:
         np.savez(file, meta=np.array(meta), **get_model_arrays(model))
     return path
+
+
+def model_description(model):
+    """``{"class": qualified name, "kwargs": JSON-ready constructor arguments}`` of a recording model."""
+    record = getattr(model, _RECORD_ATTRIBUTE, None)
+    model_class = type(model)
+    if record is None or record[0] is not model_class:
+        raise ValueError(
+            f"cannot describe a {model_class.__qualname__}: the class does not record its constructor "
+            "arguments; decorate it with @records_init_args from course_lib.checkpoint"
+        )
+    class_path = f"{model_class.__module__}.{model_class.__qualname__}"
+    _check_course_lib_name(class_path)
+    return {"class": class_path, "kwargs": {name: _encode_argument(name, value) for name, value in record[1].items()}}
 
 
 def load_model(path):

@@ -124,6 +124,188 @@ def col2im_into(const real[:, :, ::1] cols, real[:, :, :, ::1] dx, Py_ssize_t n0
                                     dst[wo * stride + j - pad] += src[wo]
 
 
+# Grouped columns for the compiled convolution: one matrix product covers a group
+# of images. cols has shape (C * HH * WW, count * H_out * W_out): row
+# (c * HH + i) * WW + j, column m * H_out * W_out + ho * W_out + wo holds the input
+# under tap (c, i, j) of output (ho, wo) of image n0 + m. To fill it without bounds
+# checks, each image is first zero padded and split into its stride x stride
+# phases: phase (p, q) holds the padded pixels at rows p, p + stride, ... and
+# columns q, q + stride, ..., as an Hph x Wph plane. Tap (c, i, j) of output
+# (ho, wo) is then pixel (ho + i // stride, wo + j // stride) of phase
+# (i % stride, j % stride), so every output row of every tap is one contiguous
+# run of W_out pixels.
+
+def phase_shape(Py_ssize_t height, Py_ssize_t width, int filter_height, int filter_width,
+                int pad, int stride):
+    """(H_out, W_out, Hph, Wph); checks that the filter fits."""
+    if stride < 1 or pad < 0 or filter_height < 1 or filter_width < 1:
+        raise ValueError(f"need stride >= 1, pad >= 0 and a filter of at least 1x1, got "
+                         f"stride={stride}, pad={pad}, filter {filter_height}x{filter_width}")
+    out_height = (height + 2 * pad - filter_height) // stride + 1
+    out_width = (width + 2 * pad - filter_width) // stride + 1
+    if out_height < 1 or out_width < 1:
+        raise ValueError(f"a {filter_height}x{filter_width} filter does not fit "
+                         f"{height}x{width} images with pad {pad}")
+    return (out_height, out_width, _ceil_div(height + 2 * pad, stride),
+            _ceil_div(width + 2 * pad, stride))
+
+
+def _check_grouped(tuple images_shape, tuple cols_shape, Py_ssize_t n0, Py_ssize_t n1,
+                   int filter_height, int filter_width, int pad, int stride):
+    n, channels, height, width = images_shape[:4]
+    shape = phase_shape(height, width, filter_height, filter_width, pad, stride)
+    if not 0 <= n0 <= n1 <= n:
+        raise ValueError(f"image range [{n0}, {n1}) is outside a batch of {n}")
+    expected = (channels * filter_height * filter_width, (n1 - n0) * shape[0] * shape[1])
+    if cols_shape[:2] != expected:
+        raise ValueError(f"grouped columns have shape {cols_shape[:2]}, expected {expected}")
+    return shape
+
+
+cdef inline Py_ssize_t _phase_offset(Py_ssize_t c, Py_ssize_t h, Py_ssize_t w, Py_ssize_t stride,
+                                     Py_ssize_t Hph, Py_ssize_t Wph) noexcept nogil:
+    """Where padded pixel (h, w) of channel c lies in the phase planes of one image."""
+    return (((c * stride + h % stride) * stride + w % stride) * Hph + h // stride) * Wph + w // stride
+
+
+cdef inline Py_ssize_t _first_in_phase(Py_ssize_t phase, Py_ssize_t pad, Py_ssize_t s) noexcept nogil:
+    """The smallest index k >= 0 with k + pad = phase (mod s)."""
+    return ((phase - pad) % s + s) % s
+
+
+cdef void _split_phases(const real *image, real *phases, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                        Py_ssize_t pad, Py_ssize_t s, Py_ssize_t Hph, Py_ssize_t Wph) noexcept nogil:
+    """Copy one C x H x W image into its zeroed phase planes (no division per pixel)."""
+    cdef Py_ssize_t c, p, q, h, k, k_lo, k_hi
+    cdef const real *src
+    cdef real *dst
+    for c in range(C):
+        if s == 1:
+            for h in range(H):
+                memcpy(phases + (c * Hph + h + pad) * Wph + pad, image + (c * H + h) * W, W * sizeof(real))
+            continue
+        for p in range(s):
+            for q in range(s):
+                # Pixel (h, w) with h + pad = p (mod s) and w + pad = q (mod s).
+                # Column k of phase q holds pixel w = k * s + q - pad, for k in [k_lo, k_hi).
+                _valid_range(q, pad, s, W, Wph, &k_lo, &k_hi)
+                h = _first_in_phase(p, pad, s)
+                while h < H:
+                    src = image + (c * H + h) * W + q - pad
+                    dst = phases + _phase_offset(c, h + pad, 0, s, Hph, Wph) + q * Hph * Wph
+                    for k in range(k_lo, k_hi):
+                        dst[k] = src[k * s]
+                    h += s
+
+
+cdef void _merge_phases(const real *phases, real *image, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                        Py_ssize_t pad, Py_ssize_t s, Py_ssize_t Hph, Py_ssize_t Wph) noexcept nogil:
+    """The inverse of _split_phases: the image pixels out of the phase planes."""
+    cdef Py_ssize_t c, p, q, h, k, k_lo, k_hi
+    cdef const real *src
+    cdef real *dst
+    for c in range(C):
+        if s == 1:
+            for h in range(H):
+                memcpy(image + (c * H + h) * W, phases + (c * Hph + h + pad) * Wph + pad, W * sizeof(real))
+            continue
+        for p in range(s):
+            for q in range(s):
+                _valid_range(q, pad, s, W, Wph, &k_lo, &k_hi)
+                h = _first_in_phase(p, pad, s)
+                while h < H:
+                    dst = image + (c * H + h) * W + q - pad
+                    src = phases + _phase_offset(c, h + pad, 0, s, Hph, Wph) + q * Hph * Wph
+                    for k in range(k_lo, k_hi):
+                        dst[k * s] = src[k]
+                    h += s
+
+
+def im2col_grouped_into(const real[:, :, :, ::1] x, real[:, ::1] cols, Py_ssize_t n0, Py_ssize_t n1,
+                        int filter_height, int filter_width, int pad, int stride):
+    """Write the grouped columns of images x[n0:n1] into cols (layout above)."""
+    shape = _check_grouped(tuple(x.shape), tuple(cols.shape), n0, n1,
+                           filter_height, filter_width, pad, stride)
+    cdef Py_ssize_t H_out = shape[0], W_out = shape[1], Hph = shape[2], Wph = shape[3]
+    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3], s = stride
+    cdef Py_ssize_t image_size = C * s * s * Hph * Wph
+    cdef Py_ssize_t n, c, h, w, i, j, ho, wo
+    cdef const real *src
+    cdef real *dst
+    cdef real *phases = <real *> malloc(image_size * sizeof(real))
+    if phases == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for n in range(n0, n1):
+                memset(phases, 0, image_size * sizeof(real))
+                _split_phases(&x[n, 0, 0, 0], phases, C, H, W, pad, s, Hph, Wph)
+                dst = &cols[0, (n - n0) * H_out * W_out]
+                for c in range(C):
+                    for i in range(filter_height):
+                        for j in range(filter_width):
+                            src = phases + _phase_offset(c, i, j, s, Hph, Wph)
+                            for ho in range(H_out):
+                                for wo in range(W_out):
+                                    dst[ho * W_out + wo] = src[ho * Wph + wo]
+                            dst += cols.shape[1]
+    finally:
+        free(phases)
+
+
+def grouped_to_images(const real[:, :, ::1] products, const real[::1] bias, real[:, :, ::1] out,
+                      Py_ssize_t n0):
+    """out[n0 + m, f] <- products[f, m] + bias[f]: the group's matrix product, back in image order."""
+    cdef Py_ssize_t F = products.shape[0], count = products.shape[1], P = products.shape[2]
+    if (bias.shape[0] != F or out.shape[1] != F or out.shape[2] != P
+            or not 0 <= n0 <= n0 + count <= out.shape[0]):
+        raise ValueError(f"products {tuple(products.shape)}, bias {tuple(bias.shape)} and output "
+                         f"{tuple(out.shape)} disagree from image {n0}")
+    cdef Py_ssize_t m, f, p
+    cdef real offset
+    cdef const real *src
+    cdef real *dst
+    with nogil:
+        for m in range(count):
+            for f in range(F):
+                offset = bias[f]
+                src = &products[f, m, 0]
+                dst = &out[n0 + m, f, 0]
+                for p in range(P):
+                    dst[p] = src[p] + offset
+
+def col2im_grouped_into(const real[:, ::1] cols, real[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
+                        int filter_height, int filter_width, int pad, int stride):
+    """Overwrite dx[n0:n1] with the grouped columns summed back onto their input pixels."""
+    shape = _check_grouped(tuple(dx.shape), tuple(cols.shape), n0, n1,
+                           filter_height, filter_width, pad, stride)
+    cdef Py_ssize_t H_out = shape[0], W_out = shape[1], Hph = shape[2], Wph = shape[3]
+    cdef Py_ssize_t C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], s = stride
+    cdef Py_ssize_t image_size = C * s * s * Hph * Wph
+    cdef Py_ssize_t n, c, h, w, i, j, ho, wo
+    cdef real *dst
+    cdef const real *src
+    cdef real *phases = <real *> malloc(image_size * sizeof(real))
+    if phases == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for n in range(n0, n1):
+                memset(phases, 0, image_size * sizeof(real))
+                src = &cols[0, (n - n0) * H_out * W_out]
+                for c in range(C):
+                    for i in range(filter_height):
+                        for j in range(filter_width):
+                            dst = phases + _phase_offset(c, i, j, s, Hph, Wph)
+                            for ho in range(H_out):
+                                for wo in range(W_out):
+                                    dst[ho * Wph + wo] += src[ho * W_out + wo]
+                            src += cols.shape[1]
+                _merge_phases(phases, &dx[n, 0, 0, 0], C, H, W, pad, s, Hph, Wph)
+    finally:
+        free(phases)
+
+
 cdef void _window_maxima_nan_aware(const real *rows, Py_ssize_t W, real *best, int *best_at,
                                    Py_ssize_t W_out, int pool_height, int pool_width,
                                    int stride) noexcept nogil:
@@ -139,6 +321,45 @@ cdef void _window_maxima_nan_aware(const real *rows, Py_ssize_t W, real *best, i
                 if value > best[wo] or (value != value and best[wo] == best[wo]):
                     best[wo] = value
                     best_at[wo] = i * pool_width + j
+
+
+cdef bint _max_pool_2x2(const real *x, real *out, int *winner, Py_ssize_t planes, Py_ssize_t H,
+                        Py_ssize_t W, Py_ssize_t H_out, Py_ssize_t W_out) noexcept nogil:
+    """The common 2x2, stride 2 pooling with the window unrolled; True if x holds a NaN
+    (then the general loop redoes the work, with NaN winning)."""
+    cdef Py_ssize_t plane, ho, wo
+    cdef const real *top
+    cdef const real *bottom
+    cdef real best, value
+    cdef int at
+    cdef bint saw_nan = False, greater
+    for plane in range(planes):
+        for ho in range(H_out):
+            top = x + (plane * H + 2 * ho) * W
+            bottom = top + W
+            for wo in range(W_out):
+                best = top[2 * wo]
+                at = 0
+                value = top[2 * wo + 1]
+                greater = value > best
+                best = value if greater else best
+                at = 1 if greater else at
+                value = bottom[2 * wo]
+                greater = value > best
+                best = value if greater else best
+                at = 2 if greater else at
+                value = bottom[2 * wo + 1]
+                greater = value > best
+                best = value if greater else best
+                at = 3 if greater else at
+                # A NaN fails every comparison, so it is never the chosen best.
+                saw_nan = saw_nan | (best != best) | (top[2 * wo] != top[2 * wo]) | (value != value) \
+                    | (top[2 * wo + 1] != top[2 * wo + 1]) | (bottom[2 * wo] != bottom[2 * wo])
+                out[wo] = best
+                winner[wo] = at
+            out += W_out
+            winner += W_out
+    return saw_nan
 
 
 def max_pool_forward_into(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
@@ -164,8 +385,12 @@ def max_pool_forward_into(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
     cdef real value
     cdef const real *rows
     cdef const real *window
+    # The unrolled 2x2 kernel leaves NaN inputs to the general loop.
+    cdef bint general = (not pool_height == pool_width == stride == 2
+                         or _max_pool_2x2(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &winner[0, 0, 0, 0],
+                                          N * C, x.shape[2], W, H_out, W_out))
     with nogil:
-        for n in range(N):
+        for n in range(N if general else 0):
             for c in range(C):
                 for ho in range(H_out):
                     rows = &x[n, c, ho * stride, 0]
@@ -204,6 +429,10 @@ def max_pool_backward_into(const real[:, :, :, ::1] dout, const int[:, :, :, ::1
                          f"window {pool_height}x{pool_width}, stride {stride}")
     cdef Py_ssize_t n, c, ho, wo, at, window_size = pool_height * pool_width
     cdef bint bad_winner = False
+    cdef bint disjoint = pool_height <= stride and pool_width <= stride
+    cdef real *target
+    cdef const real *gradients
+    cdef const int *positions
     cdef real *plane
     # Where each window position lies relative to the window's corner, computed once
     # instead of a division per output.
@@ -218,13 +447,20 @@ def max_pool_backward_into(const real[:, :, :, ::1] dout, const int[:, :, :, ::1
                 for c in range(C):
                     plane = &dx[n, c, 0, 0]
                     memset(plane, 0, H * W * sizeof(real))
+                    gradients = &dout[n, c, 0, 0]
+                    positions = &winner[n, c, 0, 0]
                     for ho in range(H_out):
                         for wo in range(W_out):
-                            at = winner[n, c, ho, wo]
+                            at = positions[ho * W_out + wo]
                             if at < 0 or at >= window_size:
                                 bad_winner = True
                                 at = 0
-                            plane[ho * stride * W + wo * stride + offsets[at]] += dout[n, c, ho, wo]
+                            target = plane + ho * stride * W + wo * stride + offsets[at]
+                            if disjoint:
+                                # Windows do not overlap: a store, without reading dx first.
+                                target[0] = gradients[ho * W_out + wo]
+                            else:
+                                target[0] += gradients[ho * W_out + wo]
     finally:
         free(offsets)
     if bad_winner:

@@ -26,9 +26,28 @@ def compute_acc(model, data, labels, num_samples=None, batch_size=100):
 
 
 def training_arrays(data):
-    """(data_train, labels_train, data_val, labels_val) of a data dict, checked."""
+    """(data_train, labels_train, data_val, labels_val) of a data dict, checked.
+
+    The dict holds data_train, labels_train, data_val and labels_val (as
+    SVHN_data returns them), or, as in the original course, data_train and
+    data_val (and data_test, unused here) as (examples, labels) pairs.
+    """
+    if isinstance(data, dict) and any(isinstance(data.get(split), (tuple, list)) for split, _ in DATA_SPLITS):
+        data = paired_splits(data)
     check_training_data(data, DATA_SPLITS, "train_net")
     return tuple(data[key] for split in DATA_SPLITS for key in split)
+
+
+def paired_splits(data):
+    """The original course's {"data_train": (X, y), "data_val": (X, y), ...} as separate keys."""
+    arrays = {}
+    for examples, labels in DATA_SPLITS:
+        pair = data.get(examples)
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"train_net: {examples} must be an (examples, labels) pair like the other splits, "
+                             f"got {type(pair).__name__}")
+        arrays[examples], arrays[labels] = pair
+    return arrays
 
 
 def train_net(data, model, loss_func, optimizer, batch_size, max_epochs,
@@ -36,7 +55,9 @@ def train_net(data, model, loss_func, optimizer, batch_size, max_epochs,
     """Train model with minibatches, validating after every epoch.
 
     Inputs:
-    - data: dict with data_train (N, ...), labels_train (N,), data_val, labels_val.
+    - data: dict with data_train (N, ...), labels_train (N,), data_val, labels_val;
+      or the original course's dict of (examples, labels) pairs data_train,
+      data_val (and data_test, unused).
     - model: a net with forward(x, is_training), backward(dout) and net.params.
     - loss_func: e.g. cross_entropy(); forward(scores, labels) -> loss, backward() -> dscores.
     - optimizer: e.g. Adam(model.net, ...); step() updates the parameters.
