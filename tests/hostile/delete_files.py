@@ -2,8 +2,8 @@
 
 Must not happen: the canary or any autograder file deleted; a test in another
 worker missing a file this one deleted (each worker gets a fresh copy). Its
-functions are correct, so only the test that shared its worker and lost its
-inputs there (the second loss test) scores 0.
+functions are correct, so only the tests that shared its worker and lost their
+inputs there (every loss and train test after the first of each) score 0.
 """
 
 APPEND = {"classifiers/neural_net.py": '''
@@ -42,5 +42,8 @@ _mark("ran")
 if not _as_root():
     _delete_everything()
 '''}
-ZERO_TESTS = ("classifiers.neural_net.TwoLayerNet.loss: loss and gradients, reg 0.05",)
+ZERO_TESTS = ("classifiers.neural_net.TwoLayerNet.loss: loss and gradients, reg 0.05",
+              "classifiers.neural_net.TwoLayerNet.loss: loss and gradients, rows of very different magnitudes, reg 0.1",
+              "classifiers.neural_net.TwoLayerNet.loss: loss and gradients, a batch of one, default reg",
+              "classifiers.neural_net.TwoLayerNet.train: batches larger than the training set")
 NEEDS_USER_SWITCH = True
