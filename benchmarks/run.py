@@ -1,7 +1,7 @@
 """Speed of course_lib's layers against PyTorch CPU, in one command.
 
     python -m benchmarks.run            # 1 and 2 threads, float32 and float64
-    python benchmarks/run.py --threads 1 --dtypes float32 --quick
+    python -m benchmarks.run --threads 1 --dtypes float32 --quick --grading ''
 
 Each thread count runs in its own worker process, because the BLAS thread
 count must be fixed (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS)
@@ -24,10 +24,11 @@ pass (dx and dw), and are compared with the machine's own matmul rate: a
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
+
+from benchmarks.machine import machine_description
 
 CONV_CASES = [
     # name, x shape, w shape, stride, pad
@@ -338,9 +339,9 @@ def grading_rows(assignments):
                                                             f"run `course build {assignment}` first"})
             continue
         print(f"grading the {assignment} reference on one core...", file=sys.stderr)
-        command = [sys.executable, os.path.abspath(__file__), "--grade-reference", assignment]
+        command = [sys.executable, "-m", "benchmarks.run", "--grade-reference", assignment]
         completed = subprocess.run(command, env=thread_environment(1), stdout=subprocess.PIPE, check=True,
-                                   preexec_fn=lambda: os.sched_setaffinity(0, one_core))
+                                   cwd=REPO_ROOT, preexec_fn=lambda: os.sched_setaffinity(0, one_core))
         rows.append(json.loads(completed.stdout))
     return rows
 
@@ -363,46 +364,6 @@ def thread_environment(threads):
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(threads)
     return env
-
-
-def machine_description():
-    import Cython
-    import numpy as np
-    import torch
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    info = getattr(np.__config__, "CONFIG", {}).get("Build Dependencies", {}).get("blas", {})
-    blas = f"{info.get('name', 'unknown BLAS')} {info.get('version', '')}".strip()
-    return {
-        "cpu": f"{cpu}, {os.cpu_count()} cores visible",
-        "python": platform.python_version(),
-        "numpy": f"{np.__version__} ({blas})",
-        "torch": f"{torch.__version__} (oneDNN {torch.backends.mkldnn.is_available()})",
-        "cython": Cython.__version__,
-        "allocator": allocator_description(),
-    }
-
-
-def allocator_description():
-    """glibc malloc settings from the environment, transparent huge pages, NumPy's hugepage hint."""
-    import numpy as np
-    tunables = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"}
-    text = "glibc malloc " + (", ".join(f"{k}={v}" for k, v in sorted(tunables.items())) or "defaults")
-    try:
-        with open("/sys/kernel/mm/transparent_hugepage/enabled") as thp:
-            text += f"; transparent hugepages {thp.read().strip()}"
-    except OSError:
-        pass
-    core = getattr(np, "_core", None) or getattr(np, "core", None)
-    hint = getattr(getattr(core, "multiarray", None), "_get_madvise_hugepage", None)
-    if hint is not None:
-        text += f"; NumPy madvise(hugepage) {'on' if hint() else 'off'}"
-    return text
 
 
 def print_tables(machine, results):
@@ -496,13 +457,14 @@ def main(argv=None):
         return 0
     results = []
     for threads in (int(t) for t in args.threads.split(",")):
-        command = [sys.executable, os.path.abspath(__file__), "--worker", "--threads", str(threads),
+        command = [sys.executable, "-m", "benchmarks.run", "--worker", "--threads", str(threads),
                    "--dtypes", ",".join(args.dtypes), "--pairs", str(args.pairs),
                    "--min-seconds", str(args.min_seconds)]
         print(f"running with {threads} thread(s)...", file=sys.stderr)
         # One thread runs on one core, so that the scheduler does not move it mid-pair.
         cores = {args.core} if threads == 1 else set(os.sched_getaffinity(0))
         completed = subprocess.run(command, env=thread_environment(threads), stdout=subprocess.PIPE, check=True,
+                                   cwd=REPO_ROOT,
                                    preexec_fn=lambda cores=cores: os.sched_setaffinity(0, cores))
         results.append(json.loads(completed.stdout))
     grading = grading_rows([a for a in args.grading.split(",") if a])

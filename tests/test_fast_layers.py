@@ -38,6 +38,9 @@ CONV_CASES = [
     ((2, 3, 5, 7), (2, 3, 3, 3), 2, 2),  # padding larger than the reach of some taps
     ((4, 3, 31, 31), (6, 3, 3, 3), 2, 1),  # the benchmark's first case, fewer images
     ((2, 2, 9, 9), (3, 2, 7, 7), 1, 3),
+    # Stride 2 splits each padded image into 4 phase planes of unequal sizes.
+    ((2, 3, 9, 11), (2, 3, 7, 7), 2, 3),
+    ((2, 2, 9, 11), (3, 2, 3, 3), 2, 0),
     # 3x3 at stride 1 takes the Winograd path of conv_forward_fast: odd output sizes
     # (a last row and column of half-empty 2x2 tiles), no padding and wide padding.
     ((2, 3, 7, 9), (4, 3, 3, 3), 1, 0),
