@@ -19,7 +19,7 @@ _FUNCTION_KEY = re.compile(
 )
 _COURSE_FIELDS = {"title": True, "assignments": True, "default_timeout": False, "seed": False}
 _ASSIGNMENT_FIELDS = {
-    "title": True, "notebooks": True, "earlier_functions": True, "experiments": False,
+    "title": True, "notebooks": True, "earlier_functions": True, "experiments": False, "logs": False,
     "functions": True, "checkpoints": False,
 }
 _EXPERIMENT_FIELDS = {"points": True}
@@ -74,13 +74,15 @@ class Assignment:
     experiments: dict[str, float]
     earlier_functions: str
     timeouts: dict[str, float]
+    ungraded_logs: tuple[str, ...] = ()  # `logs`: further files the notebooks save, carried but not graded
 
     @property
     def logs(self):
-        """The experiment log files a submission carries (``submission_logs/...``), in order."""
+        """The log files a submission carries (``submission_logs/...``): the ungraded ones, then the
+        experiments' logs, in order."""
         from autograder.suites.logs import log_files
 
-        return tuple(log_files(self.experiments))
+        return self.ungraded_logs + tuple(log_files(self.experiments))
 
 
 @dataclass(frozen=True)
@@ -264,6 +266,7 @@ def _parse_assignment(aid, table, problems):
         functions=functions,
         checkpoints=checkpoints,
         experiments=_parse_experiments(aid, table.get("experiments", {}), problems),
+        ungraded_logs=_names(table, "logs", where, problems, suffix="", required=False),
         earlier_functions=earlier,
         timeouts=timeouts,
     )

@@ -18,6 +18,7 @@ from autograder.harness.report import LIKELY_CAUSE, feedback_text
 from autograder.suites import CATALOG, plan_tests
 from autograder.suites.spec import Check, call, inp, method, program, res
 from course_tools import fidelity
+from course_tools.fidelity import grading
 from course_tools.manifest import load_manifest
 
 CORPUS = fidelity.load_corpus()
@@ -317,7 +318,7 @@ class DiagnosedCorpus:
         from course_tools.known_mistakes import known_mistake_outputs
 
         seed = load_manifest(fidelity.REPO_ROOT / "course.toml").seed
-        stubs = fidelity.write_stub_library(assignment, fidelity.REPO_ROOT, self.work_dir / assignment / "release")
+        stubs = grading.write_stub_library(assignment, fidelity.REPO_ROOT, self.work_dir / assignment / "release")
         known = known_mistake_outputs(assignment, fidelity.REPO_ROOT, seed)
         zip_path = build_autograder_zip(assignment, fidelity.REPO_ROOT, self.work_dir / f"{assignment}.zip", seed=seed,
                                         release_dir=stubs, known_mistakes=known)

@@ -153,8 +153,10 @@ def assert_exact_scores(case, results):
              if test["score"] != round(test["max_score"] * case.expected_fraction(test), 4)}
     assert not wrong, f"scores other than expected (score, max): {wrong}"
     zeroed_tests = sum(test["max_score"] for test in results["tests"] if test["name"] in case.zero_tests)
+    partial = sum(test["max_score"] - round(test["max_score"] * case.partial_tests[test["name"]], 4)
+                  for test in results["tests"] if test["name"] in case.partial_tests)
     points = manifest_points()
-    expected = sum(points.values()) - sum(points[key] for key in case.zero) - zeroed_tests
+    expected = sum(points.values()) - sum(points[key] for key in case.zero) - zeroed_tests - partial
     assert results["score"] == round(expected, 4)
 
 

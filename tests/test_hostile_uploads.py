@@ -612,18 +612,23 @@ class ReferenceModules:
 
 
 def test_dropout_net_gradients_from_the_masks_are_the_reference_net_gradients():
-    from autograder.suites import functional
+    from autograder.suites import functional_nets as nets
     from autograder.suites.masks import dropout_net_gradient
     from course_lib import layers
     from course_lib.classifiers.fc_net import FullyConnectedNet
 
-    inputs = functional.dropout_net_inputs(np.random.default_rng(3))
-    sizes = {key: value for key, value in functional.fc_net_sizes(dropout=0.3, seed=7).items() if key != "dtype"}
+    hidden = len(nets.DEEP_DIMS)
+    inputs = nets.dropout_net_inputs(np.random.default_rng(3))
+    sizes = {key: value for key, value in nets.fc_net_sizes(nets.DEEP_DIMS, dropout=0.3, seed=7).items()
+             if key != "dtype"}
     net = FullyConnectedNet(**sizes, dtype=np.float64)
-    net.params.update({name: inputs[name] for name in functional.fc_net_params()})
+    params = nets.fc_net_params(hidden_dims=nets.DEEP_DIMS)
+    net.params.update({name: inputs[name] for name in params})
     _, grads = net.loss(inputs["X"], inputs["y"])
-    masks = {f"mask{layer}": layers.dropout_forward(inputs[f"mask{layer}"], {"mode": "train", "p": 0.3, "seed": 7})[0]
-             for layer in (1, 2)}
-    for name in functional.fc_net_params():
-        expected = dropout_net_gradient(name, 2, 0.7)(masks, inputs, ReferenceModules())
+    masks = {f"mask probe/{layer}": layers.dropout_forward(inputs[f"ones{layer}"],
+                                                           {"mode": "train", "p": 0.3, "seed": 7})[0]
+             for layer in range(1, hidden + 1)}
+    for name in params:
+        expected = dropout_net_gradient(name, hidden, 0.7, mask_prefix="mask probe/")(masks, inputs,
+                                                                                     ReferenceModules())
         np.testing.assert_allclose(expected, grads[name], rtol=1e-12, atol=1e-14)

@@ -50,9 +50,9 @@ def write_notebooks(folder, answers, skip_notebooks=()):
 
 def test_entries_escape_cap_and_report_blank_missing_and_unreadable(tmp_path):
     by_id = {q["grade_id"]: q for q in QUESTIONS}
-    answers = {"written-autoencoder-answer": unique_answer("ada", "autoencoder") + "\ud800\x07",
-               "written-gaussian-quadratic-answer": "long " * 3000,
-               "written-gaussian-total-answer": "DELETE"}
+    answers = {"written-autoencoder-gradient-answer": unique_answer("ada", "autoencoder") + "\ud800\x07",
+               "written-gaussian-k-answer": "long " * 3000,
+               "written-gaussian-x-answer": "DELETE"}
     folder = write_notebooks(tmp_path / "upload", answers, skip_notebooks=["two_layer_nn.ipynb"])
     entries = written_entries(collect_answers(folder, QUESTIONS, tmp_path / "scratch"))
     jsonschema.validate({"score": 0, "execution_time": 0, "output": "", "output_format": "md",
@@ -65,13 +65,13 @@ def test_entries_escape_cap_and_report_blank_missing_and_unreadable(tmp_path):
     missing = [e for e in entries if e["extra_data"]["state"] == "no_notebook"]
     assert len(missing) == 1 and "two_layer_nn.ipynb" in missing[0]["name"]
     assert all(by_id[g]["title"] in missing[0]["output"] for g in missing[0]["extra_data"]["grade_ids"])
-    answered = state["written-autoencoder-answer"]["output"]
+    answered = state["written-autoencoder-gradient-answer"]["output"]
     assert "Token-ada-autoencoder: $\\nabla_W L = 2\\,W x x^\\top$ when $a &lt; b$." in answered
     assert "<script>" not in answered and "&lt;script&gt;" in answered and "\x07" not in answered
-    assert "Not answered" in state["written-gaussian-logdet-answer"]["output"]
-    long_output = state["written-gaussian-quadratic-answer"]["output"]
+    assert "Not answered" in state["written-swish-derivative-answer"]["output"]
+    long_output = state["written-gaussian-k-answer"]["output"]
     assert len(long_output) < ANSWER_CHARS + 500 and "more characters not shown" in long_output
-    assert "Answer cell not found" in state["written-gaussian-total-answer"]["output"]
+    assert "Answer cell not found" in state["written-gaussian-x-answer"]["output"]
     (folder / "written.ipynb").write_text('{"cells": [')
     broken = written_entries(collect_answers(folder, QUESTIONS, tmp_path / "scratch2"))
     assert {e["extra_data"]["state"] for e in broken if e["extra_data"].get("notebook") == "written.ipynb"} \
@@ -162,7 +162,7 @@ def test_course_written_writes_a_page_per_question_with_every_answer(tmp_path):
         assert "<script>alert" not in text and "&lt;script&gt;alert('Ada')" in text
     index = (out / "index.html").read_text()
     swish = next(q for q in QUESTIONS if q["grade_id"] == blank)
-    assert f'{html.escape(swish["title"])}</a></td><td>written.ipynb</td><td>5</td><td>3</td>' in index
+    assert f'{html.escape(swish["title"])}</a></td><td>written.ipynb</td><td>4</td><td>3</td>' in index
     rows = list(csv.DictReader((out / "answers.csv").open()))
     assert len(rows) == len(students) * len(QUESTIONS)
     assert {r["student"] for r in rows} == set(students)
@@ -183,8 +183,8 @@ def test_a_question_page_typesets_its_math_in_headless_chromium(tmp_path):
     folder = write_notebooks(tmp_path / "Ada", {q["grade_id"]: unique_answer("Ada", q["grade_id"]) for q in QUESTIONS})
     out = tmp_path / "pages"
     assert cli.main(["written", "hw3", str(folder), "--out", str(out)]) == 0
-    dom = dump_dom(out / "written-autoencoder-answer.html", tmp_path / "profile")
-    answer = dom[dom.index("Token-Ada-written-autoencoder-answer"):]
+    dom = dump_dom(out / "written-autoencoder-gradient-answer.html", tmp_path / "profile")
+    answer = dom[dom.index("Token-Ada-written-autoencoder-gradient-answer"):]
     # The answer's three formulas are typeset (each .katex span holds a MathML copy of the formula),
     # none failed, and the script tag stayed text.
     assert answer.count('<span class="katex">') + answer.count('<span class="katex-display">') >= 3

@@ -51,7 +51,7 @@ def kept_dtype(name):
                 return False, (f"{key} has dtype {got.dtype}, expected {want.dtype}: keep the inputs' dtype "
                                f"(no float64 buffers or NumPy float64 scalars with float32 data)")
         return True, ""
-    return Check("custom", rule=rule, label=f"dtype of {name}")
+    return Check("custom", rule=rule, label=f"dtype of {name}", bookkeeping=True)
 
 
 def left_unchanged(pairs):
@@ -69,7 +69,7 @@ def left_unchanged(pairs):
             return False, (f"your code changed {', '.join(changed)} in place; the caller's arrays must stay "
                            f"as they were (work on a copy)")
         return True, ""
-    return Check("custom", rule=rule, label=f"{', '.join(names)} left unchanged")
+    return Check("custom", rule=rule, label=f"{', '.join(names)} left unchanged", bookkeeping=True)
 
 
 def repeatable(pairs):
@@ -82,7 +82,7 @@ def repeatable(pairs):
             return False, (f"a second call with the same cache gave another {', '.join(differ)}: "
                            f"do not modify the cache (or dout) in place")
         return True, ""
-    return Check("custom", rule=rule, label="same result when called twice")
+    return Check("custom", rule=rule, label="same result when called twice", bookkeeping=True)
 
 
 def with_checks(test, outputs=None, checks=()):

@@ -44,6 +44,9 @@ class Check:
     rule: Callable | None = None
     label: str = ""
     expect: Callable | None = None
+    # Dtypes, inputs left unchanged, repeatable calls: credit only beside a value check that passes
+    # (zeros keep their dtype and leave the inputs alone).
+    bookkeeping: bool = False
 
     @property
     def name(self):
@@ -252,7 +255,7 @@ def dtype_check(*outputs, label="dtypes"):
                 if (key == name or key.startswith(name + "/")) and key in found and found[key].dtype != want.dtype:
                     wrong.append(f"{key} has dtype {found[key].dtype}, expected {want.dtype}")
         return not wrong, "; ".join(wrong[:3]) + " (keep the inputs' dtype)"
-    return Check("custom", rule=rule, label=label)
+    return Check("custom", rule=rule, label=label, bookkeeping=True)
 
 
 def unchanged_check(output, input_name):
@@ -261,7 +264,7 @@ def unchanged_check(output, input_name):
         if found[output].shape == inputs[input_name].shape and np.array_equal(found[output], inputs[input_name]):
             return True, ""
         return False, f"your code changed {input_name} in place; work on a copy or build a new array"
-    return Check("custom", rule=rule, label=f"{input_name} unchanged")
+    return Check("custom", rule=rule, label=f"{input_name} unchanged", bookkeeping=True)
 
 
 def repeat_check(first, again):
@@ -270,4 +273,4 @@ def repeat_check(first, again):
         if np.array_equal(found[first], found[again]):
             return True, ""
         return False, f"a second backward on the same cache gave another {first}: do not modify the cache"
-    return Check("custom", rule=rule, label=f"{first} again")
+    return Check("custom", rule=rule, label=f"{first} again", bookkeeping=True)

@@ -94,11 +94,12 @@ class Case:
     needs_user_switch: bool
     budget: float
     adjust: Callable | None
+    partial_tests: dict  # {test title: fraction}: tests that keep only the checks the attack leaves right
 
     def expected_fraction(self, test):
-        """0 or 1: what a test entry of results.json must score, as a fraction of its max_score."""
+        """What a test entry of results.json must score, as a fraction of its max_score."""
         zeroed = test["extra_data"]["function"] in self.zero or test["name"] in self.zero_tests
-        return 0.0 if zeroed else 1.0
+        return 0.0 if zeroed else self.partial_tests.get(test["name"], 1.0)
 
 
 def load_cases():
@@ -119,6 +120,7 @@ def load_cases():
             needs_user_switch=getattr(module, "NEEDS_USER_SWITCH", False),
             budget=getattr(module, "BUDGET", 60.0),
             adjust=getattr(module, "adjust", None),
+            partial_tests=getattr(module, "PARTIAL_TESTS", {}),
         ))
     return cases
 

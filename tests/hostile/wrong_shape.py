@@ -17,4 +17,6 @@ def _transposed_scores(self, X, y=None):
 FullyConnectedNet.loss = _transposed_scores
 '''}
 ZERO_TESTS = ("classifiers.fc_net.FullyConnectedNet.loss: scores",)
+# Its test-mode scores in the three-layer float32 test are transposed too: 5 of its 6 checks stand.
+PARTIAL_TESTS = {"classifiers.fc_net.FullyConnectedNet.loss: three hidden layers, a batch of one, float32": 5 / 6}
 FEEDBACK = {"classifiers.fc_net.FullyConnectedNet.loss: scores": "shape"}

@@ -6,11 +6,14 @@ Python side decides the memory layout and can reuse buffers between calls.
 Images are NCHW and C-contiguous; float32 and float64 are both compiled
 (a fused type), and each kernel releases the GIL while it runs.
 
-Column layout (shared with the NumPy fallback in fast_layers): for images
-n0..n1-1, cols has shape (n1 - n0, C * HH * WW, H_out * W_out); cols[m, k]
-holds, for image n0 + m and every output position, the input value under
-filter tap k = (c * HH + i) * WW + j, zero where the tap falls in the padding.
-So the convolution of image n0 + m is w.reshape(F, -1) @ cols[m].
+Per-image column layout of im2col_into and col2im_into (shared with the NumPy
+fallback in _numpy_kernels): for images n0..n1-1, cols has shape
+(n1 - n0, C * HH * WW, H_out * W_out); cols[m, k] holds, for image n0 + m and
+every output position, the input value under filter tap
+k = (c * HH + i) * WW + j, zero where the tap falls in the padding. So the
+convolution of image n0 + m is w.reshape(F, -1) @ cols[m]. The convolution
+layers use the grouped layout of im2col_grouped_into instead (see the comment
+before phase_shape), which puts a group of images into one matrix product.
 """
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset

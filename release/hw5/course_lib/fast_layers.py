@@ -43,7 +43,7 @@ _fallback_warned = False
 
 # Images are convolved in groups whose columns take about this many bytes, so
 # that the columns stay in the CPU cache between im2col and the matrix product.
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 21
 
 
 def _kernels():
