@@ -200,7 +200,7 @@ NEURAL_NET_TESTS = [
                              two_layer_model(method(res(0), "predict", inp("X")), method(res(0), "predict", inp("X1"))),
                              {"labels": res(5), "labels (batch of 1)": res(6)},
                              label="labels with given weights", exact=True, requires=(f"{TWO_LAYER}.loss",)),
-                checks=[Check("custom", rule=integer_labels_rule, label="integer labels")]),
+                checks=[Check("custom", rule=integer_labels_rule, label="integer labels", bookkeeping=True)]),
     train_test(),
     large_batch_train_test(),
 ]
