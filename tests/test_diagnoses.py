@@ -332,7 +332,7 @@ class DiagnosedCorpus:
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             tests = dict(pool.map(graded, [v for v in CORPUS if v.assignment == assignment]))
-        functions = [item.number for item in planned if item.test.kind != "accuracy"]
+        functions = [item.number for item in planned if not item.test.scores_upload]
         reference = grade_submission(assignment, self.submission(f"{assignment}-reference"), zip_path, only=functions)
         return {"tests": tests, "reference": [test for test in reference["tests"] if test["number"] in functions],
                 "zip": zip_path}

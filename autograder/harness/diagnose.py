@@ -394,13 +394,17 @@ def matches_known(outputs, expected, known_outputs, tolerances):
         tol = tolerances.get(key.split("/")[0], 1e-7)
         if got is None or got.shape != value.shape:
             return False
+        want = expected.get(key)
+        # A mistake of dtype only (a float64 buffer) is matched by its dtype, not by its values.
+        wrong_dtype = want is not None and want.dtype != value.dtype
+        if wrong_dtype and got.dtype != value.dtype:
+            return False
         if value.dtype.kind in "biu" or tol == 0:
             if not np.array_equal(got, value):
                 return False
         elif not within(got, value, max(tol, CLOSE)):
             return False
-        want = expected.get(key)
-        if want is None or want.shape != value.shape or not within(value, want, max(tol, CLOSE)):
+        if want is None or want.shape != value.shape or wrong_dtype or not within(value, want, max(tol, CLOSE)):
             differs = True
     return differs
 
