@@ -402,9 +402,11 @@ UPLOADS = [
     Upload("deeply_nested_zips", deeply_nested_zips),
     Upload("absurd_paths", absurd_paths, summary=("leads outside the archive", "longer than 300 characters")),
     Upload("hostile_names", hostile_names, summary=("\\[evil\\](http:x) \\<b\\>\\|.py",)),
-    Upload("patched_numerical_gradient", append_code("layers.py", PATCHED_NUMERIC), zero=("layers.relu_backward",)),
-    Upload("made_up_history", append_code(NEURAL_NET_FILE, MADE_UP_HISTORY), zero_tests=(TRAIN_TEST,),
-           also=("classifiers.neural_net.TwoLayerNet.train",)),
+    # relu_backward itself is right: only its test against the (patched) numerical gradient loses its points.
+    Upload("patched_numerical_gradient", append_code("layers.py", PATCHED_NUMERIC),
+           zero_tests=("layers.relu_backward: gradients",), also=("layers.relu_backward",)),
+    Upload("made_up_history", append_code(NEURAL_NET_FILE, MADE_UP_HISTORY),
+           zero=("classifiers.neural_net.TwoLayerNet.train",)),
     Upload("constant_zero_network", constant_zero, everything=True),
 ]
 
