@@ -171,13 +171,10 @@ def run_accuracy_test(test, context, tests_left):
     def run_custom(path, images):
         body = program([call("checkpoint.load_model", job_file("checkpoint.npz")),
                         call("checkpoint.class_scores", res(0), inp("X"), 100)], {"scores": res(1)})
-        result = run_worker({"programs": [body]}, [{"X": images}], context.collection.overlay,
-                            context.limits([test], tests_left), files={"checkpoint.npz": path})
-        if result.status != "ok":
-            return None, with_printed(worker_failure(result, test), result.printed, test)
-        arrays, reply = result.programs[0]
-        if reply.get("status") != "ok":
-            return None, with_printed(verdict_from_error(reply.get("error") or {}), reply.get("printed") or {}, test)
+        arrays, failed = run_one_program(test, context, tests_left, body, {"X": images},
+                                         files={"checkpoint.npz": path})
+        if failed is not None:
+            return None, failed
         scores = arrays.get("scores")
         if scores is None:
             return None, Verdict(0.0, ["your model's class_scores returned no numeric array"], failure="error")
@@ -225,17 +222,22 @@ def run_log_test(test, context, tests_left):
     """An experiment's logs, replayed in a worker with the student's code (autograder.harness.logs)."""
 
     def run_replay(body, inputs):
-        result = run_worker({"programs": [body]}, [inputs], context.collection.overlay,
-                            context.limits([test], tests_left))
-        if result.status != "ok":
-            return None, with_printed(worker_failure(result, test), result.printed, test)
-        arrays, reply = result.programs[0]
-        if reply.get("status") != "ok":
-            return None, with_printed(verdict_from_error(reply.get("error") or {}), reply.get("printed") or {}, test)
-        return arrays, None
+        return run_one_program(test, context, tests_left, body, inputs)
 
     data = load_heldout(context.root.source / layout.EXPERIMENT_DATA)
     return grade_experiment(experiment(test.experiment), context.collection.logs, data, run_replay)
+
+
+def run_one_program(test, context, tests_left, body, inputs, files=None):
+    """(arrays, None) of one program run in a worker for ``test``, or (None, the Verdict of its failure)."""
+    result = run_worker({"programs": [body]}, [inputs], context.collection.overlay,
+                        context.limits([test], tests_left), files=files)
+    if result.status != "ok":
+        return None, with_printed(worker_failure(result, test), result.printed, test)
+    arrays, reply = result.programs[0]
+    if reply.get("status") != "ok":
+        return None, with_printed(verdict_from_error(reply.get("error") or {}), reply.get("printed") or {}, test)
+    return arrays, None
 
 
 def describe_collection(collection, manifest):
