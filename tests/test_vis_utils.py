@@ -86,3 +86,21 @@ def test_plot_overlays_runs_on_given_axes(pyplot):
 def test_plot_names_a_missing_history(pyplot):
     with pytest.raises(ValueError, match="val_acc_history"):
         plot_training_history({"loss_history": [1.0], "train_acc_history": [0.5]})
+
+
+def test_plot_on_three_axes_separates_train_and_validation_accuracy(pyplot):
+    _, axes = pyplot.subplots(1, 3)
+    plot_training_history(HISTORY, axes=axes, label="sgd")
+    figure = plot_training_history(HISTORY, axes=axes, label="adam")
+    loss_axis, train_axis, val_axis = figure.axes
+    assert [line.get_ydata().tolist() for line in train_axis.lines] == [HISTORY["train_acc_history"]] * 2
+    assert [line.get_ydata().tolist() for line in val_axis.lines] == [HISTORY["val_acc_history"]] * 2
+    assert [axis.get_ylabel() for axis in figure.axes] == ["training loss", "training accuracy", "validation accuracy"]
+    for axis in figure.axes:
+        assert [text.get_text() for text in axis.get_legend().get_texts()] == ["sgd", "adam"]
+
+
+def test_plot_names_a_wrong_number_of_axes(pyplot):
+    _, axes = pyplot.subplots(1, 4)
+    with pytest.raises(ValueError, match="two .* or three"):
+        plot_training_history(HISTORY, axes=axes)

@@ -48,8 +48,9 @@ def plot_training_history(history, axes=None, label=None):
     Inputs:
     - history: a Solver, the dict returned by neural_net.TwoLayerNet.train, or
       the arrays saved by Solver.record_histories_as_npz (a dict or np.load result).
-    - axes: two matplotlib axes (loss, accuracy) to draw into, e.g. to overlay
-      several runs; None makes a new figure.
+    - axes: matplotlib axes to draw into, e.g. to overlay several runs: two
+      (loss, accuracy) or three (loss, training accuracy, validation accuracy;
+      clearer when many runs share the axes); None makes a new two-panel figure.
     - label: name of this run in the legend.
 
     Returns the matplotlib figure.
@@ -59,16 +60,27 @@ def plot_training_history(history, axes=None, label=None):
     loss, train_acc, val_acc = (_history_series(history, kind) for kind in ("loss", "train_acc", "val_acc"))
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(12, 4))
-    loss_axis, accuracy_axis = axes
-    prefix = f"{label} " if label else ""
+    if len(axes) not in (2, 3):
+        raise ValueError(f"axes must be two (loss, accuracy) or three (loss, train accuracy, "
+                         f"validation accuracy) matplotlib axes, got {len(axes)}")
+    loss_axis = axes[0]
     loss_axis.plot(loss, "o", markersize=2, alpha=0.6, label=label)
     loss_axis.set_xlabel("iteration")
     loss_axis.set_ylabel("training loss")
-    accuracy_axis.plot(train_acc, "-o", label=f"{prefix}train")
-    accuracy_axis.plot(val_acc, "-o", label=f"{prefix}val")
-    accuracy_axis.set_xlabel("epoch")
-    accuracy_axis.set_ylabel("accuracy")
-    accuracy_axis.legend(loc="lower right")
+    if len(axes) == 2:
+        prefix = f"{label} " if label else ""
+        accuracy_curves = [(axes[1], train_acc, f"{prefix}train", "accuracy"),
+                           (axes[1], val_acc, f"{prefix}val", "accuracy")]
+    else:
+        accuracy_curves = [(axes[1], train_acc, label, "training accuracy"),
+                           (axes[2], val_acc, label, "validation accuracy")]
+    for axis, series, curve_label, ylabel in accuracy_curves:
+        axis.plot(series, "-o", label=curve_label)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(ylabel)
+    if label or len(axes) == 2:
+        for axis in axes[1:]:
+            axis.legend(loc="lower right")
     if label:
         loss_axis.legend(loc="upper right")
     return loss_axis.figure
