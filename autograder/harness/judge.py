@@ -245,14 +245,15 @@ class Judge:
         return self.numeric_agreement(check.output, check.numeric_tol)
 
     def check_gradient(self, check):
+        """A gradient equal to the reference's is right, even beside a wrong forward pass: that mistake costs
+        the forward's own test, not this one. A wrong gradient that agrees with the numerical gradient of the
+        student's own forward points at the forward (or at the cache it hands over)."""
         matched = self.compared(check.output, check.tol)
-        consistent = self.numeric_agreement(check.output, check.numeric_tol)
-        if matched.passed and consistent.passed:
+        if matched.passed:
             return matched
-        if consistent.passed and check.output in self.outputs:
+        if check.output in self.outputs and self.numeric_agreement(check.output, check.numeric_tol).passed:
             matched.message += "; it agrees with the numerical gradient of your own forward, so check the forward pass"
-            return matched
-        return consistent if matched.passed else matched
+        return matched
 
     def check_exact(self, check):
         want, got = self.expected.get(check.output), self.outputs.get(check.output)

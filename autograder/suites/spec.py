@@ -167,8 +167,8 @@ def layer_gradient_test(function, forward, make_inputs, forward_args, grads, tol
 
     The forward runs on ``forward_args`` (inputs by name) and the backward
     (``function``) on the input ``dout`` and the forward's cache; each gradient
-    is compared with the reference's and with the numerical gradient of the
-    student's own forward.
+    is compared with the reference's (the numerical gradient of the student's
+    own forward only tells the feedback whether to blame the forward).
     """
     calls = [call(forward, *forward_args), call(function, inp("dout"), res(0, 1))]
     single = len(grads) == 1
@@ -187,10 +187,11 @@ def net_test(function, model_class, model_kwargs, params, make_inputs, loss_args
     The model is built from ``model_kwargs``, every name in ``params`` is set
     from the input of that name, the ``setup`` calls run (e.g. setting running
     averages), then ``loss(*loss_args)`` runs. With
-    ``grads`` the loss and every gradient are scored (the gradients also
-    against numerical gradients of the student's own loss); otherwise the scores.
+    ``grads`` the loss and every gradient are scored against the reference's
+    (a wrong gradient that agrees with the numerical gradient of the student's
+    own loss is told to check the forward pass); otherwise the scores.
     ``zero_gradients``: parameters whose true gradient is 0 (a bias followed by
-    batchnorm), compared with the reference's only: their numerical gradient is rounding noise.
+    batchnorm): their numerical gradient is rounding noise, so it is not computed.
     """
     calls = [call(model_class, **model_kwargs)]
     calls += [assign(res(0), ["params", name], inp(name)) for name in params]
