@@ -19,6 +19,7 @@ import pytest
 from autograder import format_table, layout
 from autograder.local import BuildCheckError, check_build, unpack_autograder
 from autograder.suites import plan_tests
+from autograder.suites.spec import CHECKPOINT
 from course_tools.manifest import module_file, split_function_key
 from tests.autograder_support.artifacts import ASSIGNMENTS, SEED, data_dir, shared_artifacts
 from tests.autograder_support.releases import REPO_ROOT
@@ -100,7 +101,7 @@ def test_missing_file_loses_only_the_tests_that_use_it(artifacts, assignment_id,
     planned = planned_by_number(built)
     lost = {t["number"] for t in results["tests"] if t["status"] == "failed"}
     expected = {number for number, p in planned.items()
-                if p.test.kind != "accuracy" and depends_on(p.test, missing)}
+                if p.test.kind != CHECKPOINT and depends_on(p.test, missing)}
     assert expected and lost == expected
     assert results["score"] == round(total_points(results) - sum(p.max_score for n, p in planned.items()
                                                                  if n in expected), 4)
