@@ -1,49 +1,21 @@
 """Checkpoints trained quickly by the reference, for the build check (instructor side).
 
 ``course build`` grades a reference submission: the reference ``course_lib``
-files plus one checkpoint per manifest entry. On the stand-in data the recipes
-below pass each checkpoint's ``hi`` in seconds; on the real datasets they do
-not, and the instructor passes checkpoints of their own (``checkpoint_dir``).
+files plus one checkpoint per manifest entry, trained here by its recipe
+(``autograder.suites.checkpoints.RECIPES``, next to the standard classes the
+grader evaluates). On the stand-in data the recipes pass each checkpoint's
+``hi`` in seconds; on the real datasets they do not, and the instructor
+passes checkpoints of their own (``checkpoint_dir``).
 """
+import importlib
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from autograder.suites.checkpoints import RECIPES
+
 TRAIN_IMAGES = 1500
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """A standard model, its constructor arguments and how to train it briefly."""
-
-    model: str
-    kwargs: dict
-    trainer: str  # "own_train", "solver" or "train_net"
-    settings: dict = field(default_factory=dict)
-
-
-RECIPES = {
-    "two_layer_best_net": Recipe("classifiers.neural_net.TwoLayerNet",
-                                 {"input_size": 3072, "hidden_size": 50, "output_size": 10, "std": 1e-4},
-                                 "own_train", {"learning_rate": 3e-3, "reg": 0.25, "num_iters": 150,
-                                               "batch_size": 100}),
-    "fc_two_layer_net": Recipe("classifiers.fc_net.TwoLayerNet", {"hidden_dims": 50, "weight_scale": 1e-3},
-                               "solver", {"update_rule": "adam", "optim_config": {"learning_rate": 1e-3},
-                                          "num_epochs": 3, "batch_size": 100}),
-    "fc_net_custom": Recipe("classifiers.fc_net.FullyConnectedNet",
-                            {"hidden_dims": [100, 50], "use_batchnorm": True, "dropout": 0.1,
-                             "weight_scale": 1e-2},
-                            "solver", {"update_rule": "adam", "optim_config": {"learning_rate": 1e-3},
-                                       "num_epochs": 3, "batch_size": 100}),
-    "cnn_custom": Recipe("classifiers.cnn.ThreeLayerConvNet",
-                         {"num_filters": 8, "filter_size": 3, "hidden_dim": 50, "weight_scale": 1e-2},
-                         "solver", {"update_rule": "adam", "optim_config": {"learning_rate": 1e-3},
-                                    "num_epochs": 2, "batch_size": 50}),
-    "tinynet": Recipe("mlp.nets.TinyNet", {"hidden_dims": [64]}, "train_net",
-                      {"learning_rate": 3e-3, "batch_size": 100, "max_epochs": 5}),
-}
 
 
 def library():
@@ -71,10 +43,9 @@ def training_data(dataset, data_utils, images):
 
 
 def build_model(qualname, kwargs):
-    import importlib
-
+    """An instance of the class ``qualname`` (``course_lib.<module>.<Class>``)."""
     module_name, _, class_name = qualname.rpartition(".")
-    return getattr(importlib.import_module(f"course_lib.{module_name}"), class_name)(**kwargs)
+    return getattr(importlib.import_module(module_name), class_name)(**kwargs)
 
 
 def train(recipe, data):
@@ -102,12 +73,14 @@ def train(recipe, data):
 
 def write_reference_checkpoints(checkpoints, out_dir, seed=0, images=TRAIN_IMAGES):
     """Train and save one checkpoint per manifest entry (dicts with name, file, dataset) under out_dir."""
-    checkpoint, data_utils = library()
     out_dir = Path(out_dir)
+    if not checkpoints:
+        return out_dir
+    checkpoint, data_utils = library()
     for entry in checkpoints:
         if entry["name"] not in RECIPES:
             raise KeyError(f"no reference recipe for checkpoint {entry['name']!r}: add one to RECIPES in "
-                           f"{__file__}, or pass checkpoints of your own")
+                           "autograder/suites/checkpoints.py, or pass checkpoints of your own")
         np.random.seed(seed)
         model = train(RECIPES[entry["name"]], training_data(entry["dataset"], data_utils, images))
         checkpoint.save_model(model, out_dir / entry["file"])

@@ -75,7 +75,7 @@ def preflight(manifest, assignments):
             if key not in CATALOG:
                 line = manifest_line(MANIFEST, f'"{key}"') or "?"
                 untested.append(f'{MANIFEST.name}:{line}: "{key}" ({aid}) has no hidden tests; add them to '
-                                "autograder/suites (functional.py, conv.py or mlp.py) under that key, "
+                                "autograder/suites (the TESTS of a suite module) under that key, "
                                 'see README "Adding a function to an existing assignment"')
     if untested:
         raise CourseError(f"{len(untested)} function(s) without hidden tests:\n  " + "\n  ".join(untested))

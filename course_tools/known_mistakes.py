@@ -25,7 +25,7 @@ VARIANT_SECONDS = 120  # per program of a variant; the reference needs well unde
 
 def tests_broken_by(variant, planned):
     """The hidden tests (of an assignment's plan) of the functions ``variant`` breaks."""
-    return [item.test for item in planned if item.test.kind != "accuracy" and item.test.function in variant.functions]
+    return [item.test for item in planned if not item.test.scores_upload and item.test.function in variant.functions]
 
 
 def known_mistake_outputs(assignment_id, repo_root, seed, variants=None, progress=None):

@@ -140,7 +140,7 @@ def test_not_implemented_and_exceptions_keep_only_the_students_frames(library):
 def test_a_misbehaving_worker_ends_as_a_verdict(library, function, seconds, status, words):
     result = probe(library, function, Limits(wall_seconds=seconds))
     assert result.status == status and not result.programs
-    verdict = worker_failure(result, spec.Test("probe." + function, "check", "forward"))
+    verdict = worker_failure(result, spec.Test("probe." + function, "check", spec.FORWARD))
     assert verdict.fraction == 0 and words in verdict.lines[0]
 
 

@@ -11,11 +11,12 @@ from autograder import worker
 from autograder.build import draw_inputs
 from autograder.harness.judge import Judge
 from autograder.suites import CATALOG
+from autograder.suites.spec import GRADIENT, NET
 from tests.autograder_support.releases import REPO_ROOT
 
 SEEDS = range(12)
 GRADIENT_TESTS = [test for tests in CATALOG.values() for test in tests
-                  if any(check.kind == "gradient" for check in test.checks) and test.kind in ("net", "gradient")]
+                  if any(check.kind == "gradient" for check in test.checks) and test.kind in (NET, GRADIENT)]
 
 
 @pytest.mark.parametrize("test", GRADIENT_TESTS, ids=[test.id for test in GRADIENT_TESTS])

@@ -580,10 +580,10 @@ def test_numeric_check_without_an_expected_gradient_is_a_reference_comparison():
 
 class Planned:
     def __init__(self, number, name):
-        from autograder.suites.spec import Test
+        from autograder.suites.spec import FORWARD, Test
 
         self.number, self.max_score, self.prerequisite_only = number, 1.0, False
-        self.test = Test(f"f{number}", name, "forward")
+        self.test = Test(f"f{number}", name, FORWARD)
 
 
 def test_results_stay_valid_small_and_escaped(tmp_path):

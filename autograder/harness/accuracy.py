@@ -22,20 +22,8 @@ import numpy as np
 from autograder.harness.archives import Budget, BudgetExceeded, MemberProblem, read_npz
 from autograder.harness.architectures import architecture_problem
 from autograder.harness.judge import CheckResult, Verdict
+from autograder.suites.checkpoints import STANDARD_CLASSES
 
-# Evaluated in the grading process by the reference forward; the value says
-# what input layout the class takes: "images" as the data loaders give them,
-# "rows" flattened to (N, D) as the two_layer_nn notebook feeds neural_net.TwoLayerNet.
-STANDARD_CLASSES = {
-    "course_lib.classifiers.neural_net.TwoLayerNet": "rows",
-    "course_lib.classifiers.fc_net.TwoLayerNet": "images",
-    "course_lib.classifiers.fc_net.FullyConnectedNet": "images",
-    "course_lib.classifiers.cnn.ThreeLayerConvNet": "images",
-    "course_lib.mlp.nets.TestFCReLU": "images",
-    "course_lib.mlp.nets.SmallFullyConnectedNetwork": "images",
-    "course_lib.mlp.nets.DropoutNet": "images",
-    "course_lib.mlp.nets.TinyNet": "images",
-}
 BATCH_SIZE = 100
 CHECKPOINT_LIMITS = {"max_bytes": 128 << 20, "max_files": 1000, "seconds": 60.0}
 META_CHARACTERS = 16384

@@ -26,7 +26,7 @@ from autograder.harness.written import gradescope_entries
 from autograder.sandbox import Limits, run_worker
 from autograder.suites import plan_tests
 from autograder.suites.logs import experiment
-from autograder.suites.spec import call, inp, job_file, program, res
+from autograder.suites.spec import CHECKPOINT, EXPERIMENT, call, inp, job_file, program, res
 
 MIN_TEST_SECONDS = 2.0
 CRASH_MESSAGE = ("The autograder itself failed ({error}). This is not a problem with your submission: "
@@ -187,7 +187,7 @@ def run_accuracy_test(test, context, tests_left):
 
 def culprit(test, context):
     """The student's file a test's results come from, as the student knows it."""
-    if test.kind == "accuracy":
+    if test.kind == CHECKPOINT:
         return f"your {test.checkpoint['file']}"
     parts = test.function.split("[")[0].split(".")
     for length in range(len(parts) - 1, 0, -1):
@@ -226,6 +226,10 @@ def run_log_test(test, context, tests_left):
 
     data = load_heldout(context.root.source / layout.EXPERIMENT_DATA)
     return grade_experiment(experiment(test.experiment), context.collection.logs, data, run_replay)
+
+
+# The grader of each kind of test scored from files of the upload (spec.Kind.scores_upload).
+UPLOAD_GRADERS = {CHECKPOINT: run_accuracy_test, EXPERIMENT: run_log_test}
 
 
 def run_one_program(test, context, tests_left, body, inputs, files=None):
@@ -350,10 +354,8 @@ def written_answers(submission, manifest, scratch, report):
 def run_group(tests, context, tests_left):
     """Verdicts of one group of tests; a failure of the harness costs only these tests."""
     try:
-        if tests[0].kind == "accuracy":
-            return [run_accuracy_test(tests[0], context, tests_left)]
-        if tests[0].kind == "log":
-            return [run_log_test(tests[0], context, tests_left)]
+        if tests[0].scores_upload:
+            return [UPLOAD_GRADERS[tests[0].kind](tests[0], context, tests_left)]
         return run_function_tests(tests, context, tests_left)
     except isolation.IsolationError:
         raise

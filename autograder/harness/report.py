@@ -106,7 +106,7 @@ def test_entry(planned, verdict=None, prerequisite_lines=()):
         "output_format": "text",
         "tags": [test.function],
         "visibility": test.visibility,
-        "extra_data": {"kind": test.kind, "function": test.function, "fraction": round(fraction, 6),
+        "extra_data": {"kind": test.kind.name, "function": test.function, "fraction": round(fraction, 6),
                        "not_implemented": bool(verdict and verdict.not_implemented),
                        "prerequisite_only": planned.prerequisite_only,
                        "failure": verdict.failure if verdict else "harness",

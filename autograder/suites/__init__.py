@@ -5,16 +5,38 @@ tests; ``plan_tests`` picks an assignment's tests, splits each function's
 points over its tests, adds its checkpoints, and adds (for no points) the
 tests of functions from other assignments that its tests rely on, so that
 feedback can name a failing prerequisite.
+
+Suites are collected, not registered: every module of this package that
+defines ``TESTS`` (a list of ``spec.Test``) is a suite. The catalog takes the
+suites in alphabetical order of their module names and each suite's tests in
+its own order; that order numbers the prerequisite tests (``0.n``, see
+``prerequisites``), and a function's own tests are numbered in their order.
 """
+import importlib
+import pkgutil
 from dataclasses import dataclass
 
-from autograder.suites import conv, functional, functional_nets, mlp
 from autograder.suites.logs import experiment, log_test
 from autograder.suites.spec import Test, accuracy_test
 
-CATALOG = {}
-for _test in functional.TESTS + functional_nets.TESTS + conv.TESTS + mlp.TESTS:
-    CATALOG.setdefault(_test.function, []).append(_test)
+
+def suite_modules():
+    """The modules of this package that define ``TESTS``, in alphabetical order of their names."""
+    modules = [importlib.import_module(f"{__name__}.{info.name}")
+               for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name)]
+    return [module for module in modules if hasattr(module, "TESTS")]
+
+
+def collect(modules):
+    """{manifest key: [its tests]} from the suites' ``TESTS``, in the order of ``modules``."""
+    catalog = {}
+    for module in modules:
+        for test in module.TESTS:
+            catalog.setdefault(test.function, []).append(test)
+    return catalog
+
+
+CATALOG = collect(suite_modules())
 
 
 @dataclass(frozen=True)

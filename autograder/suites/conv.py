@@ -9,6 +9,7 @@ from autograder.suites import draw
 from autograder.suites.functional import AFFINE, RELU
 from autograder.suites.spec import (
     FLOAT32_TOL,
+    NET,
     Check,
     Test,
     arg,
@@ -390,7 +391,7 @@ def batchnorm_gradient_test():
                                             output=[0])], seed=0)
     checks = [Check("match", "loss")] + [Check("gradient" if name in numerical else "match", name)
                                          for name in BATCHNORM_PARAMS]
-    return Test(f"{CONV_NET}.loss", "batchnorm, train mode: loss and gradients, reg 0.5", "net", body,
+    return Test(f"{CONV_NET}.loss", "batchnorm, train mode: loss and gradients, reg 0.5", NET, body,
                 batchnorm_net_inputs, tuple(checks), weight=2, requires=BATCHNORM_NET_NEEDS)
 
 

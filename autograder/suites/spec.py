@@ -13,8 +13,28 @@ from collections.abc import Callable
 import numpy as np
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-# Kinds scored from files of the upload (a checkpoint, experiment logs), each on its own, without fixtures.
-UPLOAD_KINDS = ("accuracy", "log")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of hidden test: its name in results.json (``extra_data["kind"]``) and how it is scored.
+
+    A kind that runs a program in a worker is judged by its checks against
+    fixtures; one that ``scores_upload`` is scored from files of the upload
+    (a checkpoint, experiment logs), each on its own, by the grader that
+    ``autograder.harness.pipeline.UPLOAD_GRADERS`` holds for it.
+    """
+
+    name: str
+    scores_upload: bool = False
+
+
+FORWARD = Kind("forward")
+GRADIENT = Kind("gradient")
+NET = Kind("net")
+BEHAVIOUR = Kind("behaviour")
+CHECKPOINT = Kind("accuracy", scores_upload=True)
+EXPERIMENT = Kind("log", scores_upload=True)
 
 
 @dataclass(frozen=True)
@@ -70,7 +90,7 @@ class Test:
 
     function: str
     label: str
-    kind: str  # forward, gradient, net, behaviour, accuracy
+    kind: Kind
     program: dict = field(default_factory=dict)
     make_inputs: Callable | None = None
     checks: tuple = ()
@@ -81,6 +101,11 @@ class Test:
     checkpoint: dict | None = None
     experiment: str = ""
 
+    def __post_init__(self):
+        if not isinstance(self.kind, Kind):
+            raise TypeError(f"test {self.id!r}: kind must be a spec.Kind (FORWARD, CHECKPOINT, ...), "
+                            f"not {self.kind!r}")
+
     @property
     def id(self):
         return f"{self.function} | {self.label}"
@@ -88,7 +113,7 @@ class Test:
     @property
     def scores_upload(self):
         """True for a checkpoint or experiment test: scored from uploaded files, with no fixtures."""
-        return self.kind in UPLOAD_KINDS
+        return self.kind.scores_upload
 
     @property
     def title(self):
@@ -158,7 +183,7 @@ def forward_test(function, make_inputs, calls, outputs, tol=1e-7, label="forward
                  **options):
     """Outputs of ``calls`` against the reference's, one scored item per output (``exact`` for labels)."""
     checks = tuple(Check("exact" if exact else "match", name, tol=tol) for name in outputs)
-    return Test(function, label, "forward", program(calls, outputs), make_inputs, checks, **options)
+    return Test(function, label, FORWARD, program(calls, outputs), make_inputs, checks, **options)
 
 
 def layer_gradient_test(function, forward, make_inputs, forward_args, grads, tol=1e-7,
@@ -177,7 +202,7 @@ def layer_gradient_test(function, forward, make_inputs, forward_args, grads, tol
     checks = tuple(Check("gradient", name, tol=tol) for name in grads)
     body = program(calls, outputs, [numeric(0, 0, wrt, output=[0], dout="dout")])
     options.setdefault("requires", (forward,))
-    return Test(function, label, "gradient", body, make_inputs, checks, **options)
+    return Test(function, label, GRADIENT, body, make_inputs, checks, **options)
 
 
 def net_test(function, model_class, model_kwargs, params, make_inputs, loss_args, label,
@@ -208,7 +233,7 @@ def net_test(function, model_class, model_kwargs, params, make_inputs, loss_args
         outputs, numerics = {"scores": res(last)}, []
         checks = (Check("match", "scores", tol=tol),)
     body = program(calls, outputs, numerics, seed=seed)
-    return Test(function, label, "net", body, make_inputs, checks, **options)
+    return Test(function, label, NET, body, make_inputs, checks, **options)
 
 
 def init_test(function, model_class, model_kwargs, params_path=("params",), label="initial parameters",
@@ -216,17 +241,17 @@ def init_test(function, model_class, model_kwargs, params_path=("params",), labe
     """A constructor: parameter names, shapes, dtypes and initial statistics against the reference's."""
     calls = [call(model_class, **model_kwargs)]
     body = program(calls, {"params": res(0, *params_path)}, seed=seed)
-    return Test(function, label, "behaviour", body, lambda rng: {}, (Check("init", "params"),), **options)
+    return Test(function, label, BEHAVIOUR, body, lambda rng: {}, (Check("init", "params"),), **options)
 
 
 def behaviour_test(function, label, make_inputs, body, checks, **options):
     """Anything else: a program and checks (usually ``custom`` rules) on what it returns."""
-    return Test(function, label, "behaviour", body, make_inputs, tuple(checks), **options)
+    return Test(function, label, BEHAVIOUR, body, make_inputs, tuple(checks), **options)
 
 
 def accuracy_test(checkpoint, visibility="visible"):
     """A submission checkpoint's accuracy on held-out data, scored with the manifest's lo/hi."""
-    return Test(f"checkpoint {checkpoint['name']}", "held-out accuracy", "accuracy",
+    return Test(f"checkpoint {checkpoint['name']}", "held-out accuracy", CHECKPOINT,
                 visibility=visibility, checkpoint=dict(checkpoint), timeout=checkpoint.get("timeout"))
 
 
