@@ -16,6 +16,7 @@ same inputs, stored in the zip by the builder.
 import numpy as np
 
 from autograder.harness import diagnose_layout as layout
+from autograder.harness import diagnose_parts as parts
 from autograder.harness import diagnose_values as values
 from autograder.harness.diagnose_common import CLOSE, Knowns, Output, close, diagnosis, nontrivial
 from autograder.harness.programs import PROBE_PREFIX
@@ -29,14 +30,16 @@ def output_relations(out, expected, program):
     if out.actual.dtype.kind not in "biuf" or out.wanted.dtype.kind not in "biuf":
         return []
     if out.actual.shape != out.wanted.shape:
-        return layout.shape_relations(out) or layout.reduction_relations(out)
+        return layout.shape_relations(out) or layout.reduction_relations(out) or layout.shape_patterns(out)
     if not np.all(np.isfinite(out.actual.astype(np.float64))):
         return values.nonfinite_relations(out, program)
     if not nontrivial(out.wanted) or close(out.actual, out.wanted):
         return values.dtype_relation(out)
     found = values.dtype_relation(out) + values.mode_relation(out, expected, program) + values.state_relation(out)
-    for relation in (values.sign_relation, values.factor_relations, values.additive_relations, values.masked_relations, values.dropped_relation,
-                     layout.reduction_relations):
+    for relation in (values.sign_relation, values.factor_relations, values.additive_relations,
+                     values.masked_relations, values.dropped_relation, layout.reduction_relations,
+                     parts.equal_relation, parts.step_relations, parts.l2_relation, parts.multiple_relation,
+                     parts.located_relation, parts.threshold_relation):
         if found:
             break
         found += relation(out)
@@ -117,6 +120,9 @@ def diagnose_checks(checks, results, outputs, expected, inputs, program, known=(
         return
     knowns = Knowns(program, inputs, expected)
     for check, result in failing:
+        if check.kind == "init" and check.output:
+            result.diagnoses = layout.init_relations(check.output, outputs, expected)[:MAX_PER_CHECK]
+            continue
         found = []
         for out in failing_outputs(check, result, outputs, expected, knowns):
             found += output_relations(out, expected, program)

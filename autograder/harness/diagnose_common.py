@@ -55,6 +55,11 @@ class Knowns:
         self.reg = next((float(v) for k, v in values if k == "reg" and v), None)
         if self.reg is None:
             self.reg = loss_argument_reg(program)
+        # The L2 strength as the test sets it, 0 included (a loss that adds an L2 term at reg = 0 is wrong too).
+        self.reg_setting = self.reg if self.reg is not None else next(
+            (float(v) for k, v in values if k == "reg"), None)
+        self.weights = [(name, np.asarray(a, dtype=np.float64)) for name, a in sorted(inputs.items())
+                        if WEIGHT_NAME.match(name) and np.ndim(a) >= 2]
         self.batch = batch_size(inputs)
 
     def factors(self):

@@ -66,6 +66,7 @@ class Verdict:
     leaderboard: tuple = ()
     checks: list = field(default_factory=list)
     failure: str = ""
+    causes: list = field(default_factory=list)  # diagnoses of the test as a whole (of an exception it raised)
 
     @property
     def passed(self):
@@ -77,8 +78,8 @@ class Verdict:
 
     @property
     def diagnoses(self):
-        """Every diagnosis of the failing checks, each once, in order."""
-        seen = []
+        """Every diagnosis of the test and of its failing checks, each once, in order."""
+        seen = [] if self.passed else list(self.causes)
         for check in self.checks:
             for diagnosis in check.diagnoses:
                 if not check.passed and diagnosis not in seen:
