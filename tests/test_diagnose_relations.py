@@ -50,10 +50,15 @@ def case(rng, name):
         w, step = rng.standard_normal((6, 8)), rng.standard_normal((6, 8))
         actual = w - step if name == "step_sign" else w + 0.37 * step
         return actual, w + step, {"w": w, "dw": rng.standard_normal((6, 8))}, plain, "next_w"
+    if name == "per_column":
+        return expected + rng.standard_normal(8), expected, inputs, plain, "out"
+    if name == "per_column_linear":
+        return expected + rng.standard_normal(8) + rng.standard_normal(8) * x, expected, inputs, plain, "out"
     raise ValueError(name)
 
 
-VALUE_KINDS = ["located", "border", "threshold", "multiple", "l2", "zero", "input", "step_sign", "step_scale"]
+VALUE_KINDS = ["located", "border", "threshold", "multiple", "l2", "zero", "input", "step_sign", "step_scale",
+               "per_column", "per_column_linear"]
 
 
 def found_for(actual, expected, inputs, body, key):
@@ -71,7 +76,7 @@ def body_for(body, key):
 def test_each_value_relation_fires_on_its_mistake(name):
     actual, expected, inputs, body, key = case(np.random.default_rng(3), name)
     found = found_for(actual, expected, inputs, body_for(body, key), key)
-    assert name in [item["kind"] for item in found], found
+    assert name.replace("_linear", "") in [item["kind"] for item in found], found
     for item in found:
         assert item["message"].startswith("your ")
         assert revealed_numbers(item["message"], body) == [], item

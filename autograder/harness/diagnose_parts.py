@@ -165,7 +165,7 @@ def step_relations(out):
             continue
         old = np.asarray(old, dtype=np.float64)
         taken, wanted = out.actual.astype(np.float64) - old, out.wanted.astype(np.float64) - old
-        if np.count_nonzero(wanted) < 3 or close(out.wanted, old):
+        if np.count_nonzero(wanted) < min(3, wanted.size) or close(out.wanted, old):
             continue
         if close(taken, -wanted):
             return [diagnosis("step_sign", f"your {out.key} moves from {name} by the expected step with the sign "
@@ -176,8 +176,37 @@ def step_relations(out):
                 return [diagnosis("step_factor", f"your {out.key} moves from {name} by the expected step times "
                                                  f"{label}: {question}")]
         c = float(np.sum(taken * wanted) / np.sum(wanted * wanted))
-        if c != 0 and not np.isclose(c, 1.0, rtol=1e-6) and close(taken, c * wanted):
+        if wanted.size >= 3 and c != 0 and not np.isclose(c, 1.0, rtol=1e-6) and close(taken, c * wanted):
             return [diagnosis("step_scale", f"your {out.key} moves from {name} in the expected direction but by "
                                             "a step of another size: check the learning rate, the momentum or "
                                             "decay factor, and their places in the update")]
+    return []
+
+
+def columnwise_relation(out):
+    """The difference is, in every column (feature), a constant, or a constant plus a multiple of an input of
+    the same shape: a per-feature term (a mean, a bias, a term of a normalisation's gradient) is wrong."""
+    actual, wanted = out.actual.astype(np.float64), out.wanted.astype(np.float64)
+    if actual.ndim != 2 or actual.shape[0] < 4 or actual.shape[1] < 2:
+        return []
+    difference = actual - wanted
+    if close(difference, np.broadcast_to(difference.mean(axis=0), difference.shape)) and not close(
+            difference, np.full(difference.shape, difference.mean())):
+        return [diagnosis("per_column", f"your {out.key} differs from {out.wanted_name} by one constant per column "
+                                        "(the same in every row): is a per-feature term (a mean, a bias, a sum "
+                                        "over the batch) missing, extra or wrong?")]
+    for name, source in sorted(out.knowns.inputs.items()):
+        source = np.asarray(source, dtype=np.float64) if np.asarray(source).dtype.kind == "f" else None
+        if source is None or source.shape != actual.shape:
+            continue
+        centered = source - source.mean(axis=0)
+        spread = np.sum(centered * centered, axis=0)
+        if np.any(spread == 0):
+            continue
+        slope = np.sum(centered * (difference - difference.mean(axis=0)), axis=0) / spread
+        fitted = difference.mean(axis=0) + slope * centered
+        if np.count_nonzero(np.abs(slope) > 1e-12) >= 2 and close(difference, fitted):
+            return [diagnosis("per_column", f"your {out.key} differs from {out.wanted_name}, in every column, by "
+                                            f"a constant plus a multiple of {name}: is a per-feature statistic (a "
+                                            "mean, a variance) or a term of its gradient wrong or missing?")]
     return []
