@@ -147,6 +147,8 @@ def test_initial_parameters_numbered_shaped_or_scaled_wrong():
     assert init_diagnoses({**wanted, "W3": wanted["W2"], "b3": wanted["b2"]}, wanted) == ["numbering"]
     assert init_diagnoses({**wanted, "W2": wanted["W2"].T}, wanted) == ["transposed_shape"]
     assert init_diagnoses({**wanted, "W1": rng.standard_normal((20, 10))}, wanted) == ["init_scale"]
+    assert init_diagnoses({**wanted, "W1": 0.1 / rng.standard_normal((20, 10))}, wanted) == ["init_outliers"]
+    assert init_diagnoses({}, wanted) == ["numbering"]
     assert init_diagnoses({**wanted, "W1": 0.1 * rng.standard_normal((20, 10))}, wanted) == []
 
 

@@ -7,6 +7,7 @@ import numpy as np
 from autograder.harness.diagnose_common import close, diagnosis, nontrivial
 
 LAYER_KEY = re.compile(r"^([A-Za-z_]+?)(\d+)$")
+OUTLIER_RATIO = 50  # largest over median magnitude; about 5 for a thousand normal samples
 
 
 def shape_relations(out):
@@ -70,23 +71,11 @@ def init_relations(name, outputs, expected):
     without their scale."""
     prefix = name + "/"
     mine, wanted = numbered(outputs, prefix), numbered(expected, prefix)
+    if wanted and not mine:
+        return [diagnosis("numbering", f"your {name} hold none of the numbered parameters ({', '.join(sorted(wanted)[:3])}"
+                                       "...): does the loop that creates them run at all (an empty range?)")]
     if mine and wanted and set(mine) != set(wanted):
-        have = {(letters, n) for letters, n in mine.values()}
-        want = {(letters, n) for letters, n in wanted.values()}
-        shifts = {n - m for (letters, n) in have for (other, m) in want if letters == other}
-        for shift in sorted(shifts, key=abs):
-            if shift and {(letters, n - shift) for letters, n in have} == want:
-                return [diagnosis("numbering", f"your {name} are numbered from layer "
-                                               f"{min(n for _, n in have)} instead of {min(n for _, n in want)}: "
-                                               "check where the layer count starts (range, enumerate(start=...))")]
-        extra, missing = sorted(set(mine) - set(wanted)), sorted(set(wanted) - set(mine))
-        if extra and not missing:
-            return [diagnosis("numbering", f"your {name} have {', '.join(extra[:4])} too many: does a loop run one "
-                                           "layer too far?")]
-        if missing and not extra and len(missing) < len(wanted):
-            return [diagnosis("numbering", f"your {name} lack {', '.join(missing[:4])}: does a loop stop one layer "
-                                           "too early, or start one too late?")]
-        return []
+        return numbering_relation(name, mine, wanted)
     found = []
     for key in sorted(set(outputs) & set(expected)):
         if not key.startswith(prefix):
@@ -97,9 +86,14 @@ def init_relations(name, outputs, expected):
                                                        "matrix is (inputs of the layer, outputs of the layer)"))
         elif got.shape == want.shape and got.ndim >= 2 and got.size >= 50 and got.dtype.kind == "f":
             spread, wanted_spread = float(np.std(got)), float(np.std(want))
+            magnitude = np.abs(got.astype(np.float64))
             if abs(spread - 1) < 0.15 and abs(wanted_spread - 1) > 0.5:
                 found.append(diagnosis("init_scale", f"your {key} has entries of standard deviation about 1, that "
                                                      "of np.random.randn itself: is the weight scale missing?"))
+            elif np.median(magnitude) > 0 and np.max(magnitude) > OUTLIER_RATIO * np.median(magnitude):
+                found.append(diagnosis("init_outliers", f"a few entries of your {key} are over {OUTLIER_RATIO} "
+                                                        "times its typical magnitude, which normal samples never "
+                                                        "are: is the random matrix in a denominator?"))
     return found[:1]
 
 
@@ -136,4 +130,28 @@ def shape_patterns(out):
                                   f"expected ({actual.ndim} instead of {wanted.ndim}): "
                                   + ("a reduction where none belongs, or the wrong axis reduced?" if fewer else
                                      "a missing reduction, or broadcasting (N,) against (N, 1)?"))]
+    return []
+
+
+def numbering_relation(name, mine, wanted):
+    """Per family of parameters (W, b, gamma...), layers numbered from another start, one too many or too few."""
+    for letters in sorted({letters for letters, _ in wanted.values()}):
+        have = sorted(n for other, n in mine.values() if other == letters)
+        want = sorted(n for other, n in wanted.values() if other == letters)
+        if not have or have == want:
+            continue
+        families = sorted({other for other, _ in wanted.values()
+                           if sorted(n for o, n in mine.values() if o == other) == have
+                           and sorted(n for o, n in wanted.values() if o == other) == want})
+        which = " and ".join(families)
+        if len(have) == len(want) and len({h - w for h, w in zip(have, want)}) == 1:
+            return [diagnosis("numbering", f"your {which} are numbered from layer {have[0]} instead of {want[0]}: "
+                                           "check where the layer count starts (range, enumerate(start=...))")]
+        if set(have) > set(want):
+            extra = ", ".join(f"{letters}{n}" for n in sorted(set(have) - set(want))[:3])
+            return [diagnosis("numbering", f"your {name} have {extra} too many: does a loop run one layer too far?")]
+        if set(have) < set(want):
+            missing = ", ".join(f"{letters}{n}" for n in sorted(set(want) - set(have))[:3])
+            return [diagnosis("numbering", f"your {name} lack {missing}: does a loop stop one layer too early, or "
+                                           "start one too late?")]
     return []

@@ -70,6 +70,9 @@ def additive_terms(out):
             terms.append((np.broadcast_to(inputs[name], out.actual.shape), f"the bias {name}"))
     if "dout" in inputs and np.shape(inputs["dout"]) == out.actual.shape:
         terms.append((np.asarray(inputs["dout"]), "dout"))
+    if base.startswith("next_") and np.shape(inputs.get(base[len("next_"):])) == out.actual.shape:
+        old = base[len("next_"):]
+        terms.append((np.asarray(inputs[old]), f"{old} (the value before the update)"))
     for name in ("x", "X"):
         if np.ndim(inputs.get(name)) >= 2 and np.shape(inputs[name]) == out.actual.shape:
             terms.append((np.broadcast_to(np.mean(inputs[name], axis=0), out.actual.shape),
