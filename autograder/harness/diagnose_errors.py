@@ -30,6 +30,15 @@ OUT_OF_BOUNDS = re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with 
 RESHAPE = re.compile(rf"cannot reshape array of size (\d+) into shape {SHAPE}")
 LAYER_KEY = re.compile(r"^'([A-Za-z_]+)(\d+)'$")
 UNPACK = re.compile(r"(too many|not enough) values to unpack \(expected (\d+)")
+SHAPES = re.compile(r"shapes((?: \([\d,]*\))+)")
+NOT_BROADCASTABLE = re.compile(rf"non-broadcastable output operand with shape {SHAPE} doesn't match the broadcast "
+                               rf"shape {SHAPE}")
+HAS_SHAPE = re.compile(rf"(\S+) has shape {SHAPE}, expected {SHAPE}")
+EMPTY = ("attempt to get argmax of an empty sequence", "attempt to get argmin of an empty sequence",
+         "zero-size array to reduction operation")
+FLOAT_INDEX = ("slice indices must be integers", "'float' object cannot be interpreted as an integer",
+               "only integers, slices")
+WRONG_KIND = re.compile(r"(\w+) must be a positive integer, got (?:'[^']*'|\d*\.\d+)")
 
 
 def shape_of(text):
@@ -52,6 +61,60 @@ def broadcast_cause(message, code):
     if len(a) == len(b) == 2 and a[1] == b[0] and "*" in code:
         return [diagnosis("error_product", f"the arrays of shapes {shown(a)} and {shown(b)} fit a matrix product "
                                            "but not an elementwise one: did you write * where @ (np.dot) belongs?")]
+    return []
+
+
+def differing_axes_cause(message):
+    """Arrays of one number of axes that differ along one axis only, or hold the same entries in another
+    shape (broadcasting, an in-place update)."""
+    match = NOT_BROADCASTABLE.search(message)
+    shapes = [shape_of(match.group(1)), shape_of(match.group(2))] if match else []
+    if not shapes:
+        found = SHAPES.search(message)
+        shapes = [shape_of(part) for part in re.findall(SHAPE, found.group(1))] if found else []
+    distinct = list(dict.fromkeys(shapes))
+    if len(distinct) != 2:
+        return []
+    a, b = distinct
+    if len(a) == len(b) >= 2:
+        axes = [axis for axis in range(len(a)) if a[axis] != b[axis]]
+        if len(axes) == 1:
+            axis = axes[0]
+            return [diagnosis("error_axis", f"the arrays of shapes {shown(a)} and {shown(b)} differ only along axis "
+                                            f"{axis} ({a[axis]} against {b[axis]}): is a slice, a window or a size "
+                                            "along that axis wrong (an off-by-one, the stride)?")]
+    elif int(np.prod(a)) == int(np.prod(b)) and min(len(a), len(b)) >= 2:
+        return [diagnosis("error_reshape", f"arrays of shapes {shown(a)} and {shown(b)} hold the same number of "
+                                           "entries in another shape: is a reshape missing?")]
+    return []
+
+
+def contract_cause(message):
+    """A library check naming a shape it got and the one it expected, or a value of the wrong kind."""
+    match = HAS_SHAPE.search(message)
+    if match:
+        got, want = shape_of(match.group(2)), shape_of(match.group(3))
+        if len(got) == 2 and got == want[::-1]:
+            return [diagnosis("error_transposed", f"{match.group(1)} has the transposed shape {shown(got)}: are "
+                                                  "its two dimensions in the wrong order?")]
+        off = [axis for axis in range(len(got)) if len(got) == len(want) and got[axis] != want[axis]]
+        if len(off) == 1 and abs(got[off[0]] - want[off[0]]) == 1:
+            return [diagnosis("error_axis", f"{match.group(1)} is one off along axis {off[0]}: an off-by-one in "
+                                            "a size or a range?")]
+    match = WRONG_KIND.search(message)
+    if match:
+        return [diagnosis("error_arguments", f"{match.group(1)} got a value of another kind: are the arguments "
+                                             "in the wrong order (or given by position where a keyword belongs)?")]
+    return []
+
+
+def value_cause(message):
+    if any(text in message for text in EMPTY):
+        return [diagnosis("error_empty", "a reduction (max, argmax...) got an empty array: does a slice end before "
+                                         "it starts, or start past the end (a window's bounds)?")]
+    if any(text in message for text in FLOAT_INDEX):
+        return [diagnosis("error_float", "a size or an index is a float: is / used where // belongs (sizes and "
+                                         "indices computed by a division must be integers)?")]
     return []
 
 
@@ -157,4 +220,5 @@ def error_diagnoses(error, inputs):
     code = str(frames[-1].get("code") or "") if frames else ""
     return (broadcast_cause(message, code) or product_cause(message)
             or argument_order_cause(message)
-            or input_shape_cause(message, inputs) or index_cause(kind, message) or unpack_cause(message, code))
+            or input_shape_cause(message, inputs) or index_cause(kind, message) or unpack_cause(message, code)
+            or differing_axes_cause(message) or contract_cause(message) or value_cause(message))
