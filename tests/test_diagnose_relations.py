@@ -149,6 +149,9 @@ def test_initial_parameters_numbered_shaped_or_scaled_wrong():
     assert init_diagnoses({**wanted, "W1": rng.standard_normal((20, 10))}, wanted) == ["init_scale"]
     assert init_diagnoses({**wanted, "W1": 0.1 / rng.standard_normal((20, 10))}, wanted) == ["init_outliers"]
     assert init_diagnoses({}, wanted) == ["numbering"]
+    assert init_diagnoses({**wanted, "W2": 0.1 * rng.standard_normal((12, 5))}, wanted) == ["input_size"]
+    filters = 0.1 * rng.standard_normal((6, 3, 3, 3))
+    assert init_diagnoses({"W1": filters.transpose(1, 0, 2, 3)}, {"W1": filters}) == ["transposed_shape"]
     assert init_diagnoses({**wanted, "W1": 0.1 * rng.standard_normal((20, 10))}, wanted) == []
 
 
@@ -181,10 +184,17 @@ ERRORS = {  # kind: (exception type, message, last line of code)
     "error_arguments_kind": ("ValueError", "fc layer 'fc3': output_dim must be a positive integer, got 0.05",
                              "raise ValueError(...)"),
     "error_empty": ("ValueError", "attempt to get argmax of an empty sequence", "winner = window.argmax(axis=2)"),
+    "error_transposed_for_x": ("ValueError", "batchnorm_forward: gamma has shape (4,), expected (27,) for x (4, 27)",
+                               "raise ValueError(...)"),
+    "error_axis_tensordot": ("ValueError", "shape-mismatch for sum", "out = np.tensordot(field, w, axes=3)"),
+    "error_axis_past": ("AxisError", "axis 4 is out of bounds for array of dimension 4", "x.max(axis=(4, 3))"),
+    "error_index_arrays": ("IndexError", "shape mismatch: indexing arrays could not be broadcast together with shapes "
+                           "(5,) (6,) ", "loss = -log_probs[np.arange(n), y].sum()"),
     "error_float": ("TypeError", "slice indices must be integers or None or have an __index__ method",
                     "field = x_padded[:, :, rows, cols]"),
 }
-SUFFIXES = ("_matmul", "_features", "_input", "_inplace", "_contract", "_broadcast", "_kind")
+SUFFIXES = ("_matmul", "_features", "_input", "_inplace", "_contract", "_broadcast", "_kind", "_for_x",
+            "_tensordot", "_past", "_arrays")
 
 
 @pytest.mark.parametrize("name", sorted(ERRORS))
@@ -211,6 +221,7 @@ def test_an_exception_that_says_more_than_its_type_is_explained(name):
     {"type": "ValueError", "message": "operands could not be broadcast together with shapes (6,6) (5,) "},
     {"type": "ValueError", "message": "b has shape (4,), expected (8,) to match w (4, 8)"},
     {"type": "IndexError", "message": "list index out of range"},
+    {"type": "AxisError", "message": "axis 7 is out of bounds for array of dimension 4"},
     {},
 ])
 def test_an_exception_that_says_nothing_more_is_left_alone(error):
@@ -225,3 +236,23 @@ def test_a_test_wide_cause_shows_on_a_failing_verdict_only():
 
 def test_swapped_modes_and_probes_are_untouched_by_the_new_relations():
     assert programs.swapped_modes(layer_program()) is None
+
+
+def test_gradients_held_to_the_students_own_forward_are_diagnosed_too():
+    """A numeric check compares with the gradient the student's forward implies, or with the numerical gradient
+    of the student's own code: the judge hands both to the diagnoses."""
+    rng = np.random.default_rng(0)
+    dout, mask = rng.standard_normal((6, 8)), (rng.random((6, 8)) > 0.4) / 0.6
+    check = Check("numeric", "dx")
+    result = CheckResult("dx", "numeric", False, "dx: relative error ...", problem="mismatch")
+    diagnose.diagnose_checks([check], [result], {"dx": dout.copy()}, {}, {"dout": dout}, layer_program(),
+                             implied={"dx": dout * mask})
+    assert [item["kind"] for item in result.diagnoses] == ["input"]
+    weights = rng.standard_normal((5, 4))
+    analytic = rng.standard_normal((5, 4))
+    check = Check("gradient", "W1")
+    result = CheckResult("W1", "gradient", False, "W1: differs from the numerical gradient", problem="numeric")
+    diagnose.diagnose_checks([check], [result], {"W1": analytic}, {"W1": analytic}, {"W1": weights}, layer_program(),
+                             numerical={"W1": analytic + 0.7 * weights})
+    assert [item["kind"] for item in result.diagnoses] == ["multiple"]
+    assert "the numerical gradient of your own code for W1" in result.diagnoses[0]["message"]

@@ -109,7 +109,7 @@ def known_relations(outputs, expected, known, tolerances):
 # Entry point ----------------------------------------------------------------------------------
 
 
-def diagnose_checks(checks, results, outputs, expected, inputs, program, known=()):
+def diagnose_checks(checks, results, outputs, expected, inputs, program, known=(), numerical=None, implied=None):
     """Fill ``diagnoses`` of every failing CheckResult in ``results`` (one per Check of ``checks``).
 
     Per-output relations go on the check of that output; test-wide ones (known
@@ -124,7 +124,7 @@ def diagnose_checks(checks, results, outputs, expected, inputs, program, known=(
             result.diagnoses = layout.init_relations(check.output, outputs, expected)[:MAX_PER_CHECK]
             continue
         found = []
-        for out in failing_outputs(check, result, outputs, expected, knowns):
+        for out in failing_outputs(check, result, outputs, expected, knowns, numerical, implied):
             found += output_relations(out, expected, program)
         result.diagnoses = found[:MAX_PER_CHECK]
     tolerances = {check.output: (0.0 if check.kind == "exact" else check.tol) for check in checks if check.output}
@@ -133,20 +133,22 @@ def diagnose_checks(checks, results, outputs, expected, inputs, program, known=(
                        + probe_relations(outputs, expected, inputs, program) + first.diagnoses)
 
 
-def failing_outputs(check, result, outputs, expected, knowns):
-    """The Output pairs of a failing check: student's array against the fixture, or against the student's own
-    numerical gradient when that is what failed."""
+def failing_outputs(check, result, outputs, expected, knowns, numerical=None, implied=None):
+    """The Output pairs of a failing check: student's array against the fixture, against the gradient the
+    student's own forward implies (``implied``: {output: array}), or against the student's own numerical
+    gradient (``numerical``: the judge's) when that is what failed."""
     if check.kind not in ("match", "gradient", "exact", "numeric") or not check.output:
         return []
-    numeric = check.kind == "numeric" or result.problem == "numeric"
-    pairs = []
-    if numeric:
-        if check.output in outputs and NUMERIC_PREFIX + check.output in outputs:
-            pairs.append(Output(check.output, outputs[check.output], outputs[NUMERIC_PREFIX + check.output], knowns,
-                                against_numeric=True))
-        return pairs
+    actual = outputs.get(check.output)
+    if actual is not None and isinstance((implied or {}).get(check.output), np.ndarray):
+        return [Output(check.output, actual, implied[check.output], knowns,
+                       against="the gradient your own forward pass implies")]
+    if check.kind == "numeric" or result.problem == "numeric":
+        wanted = (numerical or {}).get(check.output)
+        if actual is None or not isinstance(wanted, np.ndarray):
+            return []
+        return [Output(check.output, actual, wanted, knowns,
+                       against=f"the numerical gradient of your own code for {check.output}")]
     prefix = check.output + "/"
-    for key in sorted(expected):
-        if (key == check.output or key.startswith(prefix)) and key in outputs:
-            pairs.append(Output(key, outputs[key], expected[key], knowns))
-    return pairs
+    return [Output(key, outputs[key], expected[key], knowns) for key in sorted(expected)
+            if (key == check.output or key.startswith(prefix)) and key in outputs]

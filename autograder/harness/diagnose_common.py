@@ -110,12 +110,11 @@ def batch_size(inputs):
 class Output:
     """One failing output: the student's array, the one it is held to, and how to name both."""
 
-    def __init__(self, key, actual, wanted, knowns, against_numeric=False):
+    def __init__(self, key, actual, wanted, knowns, against=None):
         self.key = key
         self.actual = np.asarray(actual)
         self.wanted = np.asarray(wanted)
         self.knowns = knowns
-        self.wanted_name = (f"the numerical gradient of your own code for {key}" if against_numeric
-                            else f"the expected {key}")
+        self.wanted_name = against or f"the expected {key}"  # what ``wanted`` is when not the fixture
 
 

@@ -38,6 +38,9 @@ EMPTY = ("attempt to get argmax of an empty sequence", "attempt to get argmin of
          "zero-size array to reduction operation")
 FLOAT_INDEX = ("slice indices must be integers", "'float' object cannot be interpreted as an integer",
                "only integers, slices")
+FOR_X = re.compile(r"(\w+) has shape \((\d+),\), expected \((\d+),\) for (\w+) \((\d+), (\d+)\)")
+AXIS_PAST = re.compile(r"axis (\d+) is out of bounds for array of dimension (\d+)")
+INDEX_ARRAYS = re.compile(r"indexing arrays could not be broadcast together with shapes \((\d+),\) \((\d+),\)")
 WRONG_KIND = re.compile(r"(\w+) must be a positive integer, got (?:'[^']*'|\d*\.\d+)")
 
 
@@ -101,6 +104,12 @@ def contract_cause(message):
         if len(off) == 1 and abs(got[off[0]] - want[off[0]]) == 1:
             return [diagnosis("error_axis", f"{match.group(1)} is one off along axis {off[0]}: an off-by-one in "
                                             "a size or a range?")]
+    match = FOR_X.search(message)
+    if match and match.group(2) == match.group(5) and match.group(3) == match.group(6):
+        return [diagnosis("error_transposed", f"{match.group(1)} has the length of the first axis of "
+                                              f"{match.group(4)} ({match.group(5)}, {match.group(6)}) where that of "
+                                              f"its last axis belongs: are the axes of {match.group(4)} in the wrong "
+                                              "order (a reshape or transpose before the call)?")]
     match = WRONG_KIND.search(message)
     if match:
         return [diagnosis("error_arguments", f"{match.group(1)} got a value of another kind: are the arguments "
@@ -109,6 +118,19 @@ def contract_cause(message):
 
 
 def value_cause(message):
+    if "shape-mismatch for sum" in message:
+        return [diagnosis("error_axis", "np.tensordot summed over axes of different sizes: does each window "
+                                        "(slice) have exactly the filter's size? check its start, end and stride")]
+    match = AXIS_PAST.search(message)
+    if match and match.group(1) == match.group(2):
+        return [diagnosis("error_axis", f"axis {match.group(1)} of an array of {match.group(2)} axes, one past "
+                                        f"the last (axes count from 0 to {int(match.group(2)) - 1}): an axis number "
+                                        "off by one?")]
+    match = INDEX_ARRAYS.search(message)
+    if match:
+        return [diagnosis("error_index", f"two index arrays of different lengths ({match.group(1)} and "
+                                         f"{match.group(2)}) pick entries together: is each one entry per example "
+                                         "(np.arange(N) with N from the batch axis, axis 0)?")]
     if any(text in message for text in EMPTY):
         return [diagnosis("error_empty", "a reduction (max, argmax...) got an empty array: does a slice end before "
                                          "it starts, or start past the end (a window's bounds)?")]

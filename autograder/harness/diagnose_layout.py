@@ -84,6 +84,13 @@ def init_relations(name, outputs, expected):
         if got.ndim == want.ndim == 2 and got.shape != want.shape and got.shape == want.shape[::-1]:
             found.append(diagnosis("transposed_shape", f"your {key} has the transposed shape {got.shape}: a weight "
                                                        "matrix is (inputs of the layer, outputs of the layer)"))
+        elif got.ndim == want.ndim >= 3 and got.shape != want.shape and sorted(got.shape) == sorted(want.shape):
+            found.append(diagnosis("transposed_shape", f"your {key} has the expected dimensions in another order "
+                                                       f"{got.shape}: check the order of the sizes you draw it with"))
+        elif got.ndim == want.ndim == 2 and got.shape[1] == want.shape[1] and got.shape[0] != want.shape[0]:
+            found.append(diagnosis("input_size", f"your {key} has the right number of outputs but another number "
+                                                 f"of inputs ({got.shape[0]}): is the size of what feeds this layer "
+                                                 "(after convolution and pooling: padding, stride, the // 2) right?"))
         elif got.shape == want.shape and got.ndim >= 2 and got.size >= 50 and got.dtype.kind == "f":
             spread, wanted_spread = float(np.std(got)), float(np.std(want))
             magnitude = np.abs(got.astype(np.float64))

@@ -147,6 +147,7 @@ class Judge:
         self.program = program
         self.known = known
         self.notes = []
+        self.implied = {}  # {output: the gradient the student's own forward implies}, for the diagnoses
         self.numerical = {}
         for spec in numerics:
             self.numerical.update(numerical_gradients(outputs, spec, inputs))
@@ -155,7 +156,8 @@ class Judge:
         results = without_lone_bookkeeping(checks, [self.evaluate(check) for check in checks])
         if self.program is not None:
             try:
-                diagnose_checks(checks, results, self.outputs, self.expected, self.inputs, self.program, self.known)
+                diagnose_checks(checks, results, self.outputs, self.expected, self.inputs, self.program, self.known,
+                                self.numerical, self.implied)
             except Exception:  # a diagnosis is a courtesy: its failure must not cost the grade
                 traceback.print_exc()
         total = sum(result.weight for result in results)
@@ -236,6 +238,7 @@ class Judge:
             expected = np.asarray(check.expect(self.outputs, self.inputs, self.reference), dtype=np.float64)
         except ValueError as error:  # the forward's output implies no gradient that proves anything
             return failed(f"{check.output}: {error}", "rule")
+        self.implied[check.output] = expected
         problem = shape_problem(check.output, analytic, expected)
         if problem:
             return failed(problem, "shape" if analytic.shape != expected.shape else "nonfinite")
