@@ -40,7 +40,9 @@ class CorpusGrading:
             batch = [v for v in CORPUS if v.assignment == assignment]
             with pytest.MonkeyPatch.context() as patch:
                 patch.setenv("COURSE_DATA_DIR", str(self.data_dir))
-                graded, graders = grading.grade_corpus(batch, self.work_dir, jobs=2, restrict=True)
+                # Without known mistakes: what this file judges is the points (test_diagnoses grades with them).
+                graded, graders = grading.grade_corpus(batch, self.work_dir, jobs=2, restrict=True,
+                                                       known_mistakes=False)
             self.graded.update(graded)
             self.graders.update(graders)
         return self.graders[assignment]

@@ -133,12 +133,13 @@ def write_stub_library(assignment, repo_root, destination):
 
 
 def grade_corpus(variants, work_dir, repo_root=REPO_ROOT, jobs=2, restrict=False, zip_dir=None,
-                 progress=None):
-    """{variant name: Graded} for every variant, ``jobs`` gradings at a time; graders prepared per assignment."""
+                 progress=None, known_mistakes=True):
+    """{variant name: Graded} for every variant, ``jobs`` gradings at a time; graders prepared per assignment
+    (zips with the known mistakes unless ``known_mistakes`` is false)."""
     graders = {}
     for assignment in dict.fromkeys(v.assignment for v in variants):
         given = Path(zip_dir) / f"{assignment}-autograder.zip" if zip_dir else None
-        graders[assignment] = AssignmentGrader(assignment, work_dir, repo_root, given).prepare()
+        graders[assignment] = AssignmentGrader(assignment, work_dir, repo_root, given, known_mistakes).prepare()
 
     def grade(variant):
         graded = graders[variant.assignment].grade(variant, restrict)
