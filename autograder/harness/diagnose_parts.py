@@ -115,7 +115,7 @@ def l2_readings(reg, weights):
     means = sum(float(np.mean(w * w)) for _, w in weights)
     readings = [(0.0, "no L2 term at all"), (reg * total, "reg * sum(W**2), without the 0.5"),
                 (0.5 * total, "0.5 * sum(W**2), without reg"), (total, "sum(W**2), without 0.5 and reg"),
-                (0.25 * reg * total, "0.25 * reg * sum(W**2)"), (0.5 * reg * means, "np.mean where np.sum belongs"),
+                (0.25 * reg * total, "reg * sum(W**2) / 4"), (0.5 * reg * means, "np.mean where np.sum belongs"),
                 (0.5 * reg * reg * total, "0.5 * reg**2 * sum(W**2)")]
     for count in range(1, len(weights)):
         for chosen in itertools.combinations(weights, count):
