@@ -54,11 +54,20 @@ def case(rng, name):
         return expected + rng.standard_normal(8), expected, inputs, plain, "out"
     if name == "per_column_linear":
         return expected + rng.standard_normal(8) + rng.standard_normal(8) * x, expected, inputs, plain, "out"
+    if name == "band":
+        return np.where(x > 1, x, 0.1 * x), np.where(x > 0, x, 0.1 * x), inputs, plain, "out"
+    if name == "label":
+        labels = rng.integers(0, 8, size=6)
+        actual = expected.copy()
+        actual[np.arange(6), labels] += 2.0
+        return actual, expected, {**inputs, "y": labels}, plain, "out"
+    if name == "sign_pieces":
+        return np.where(x > 0, 0.1 * x, x), np.where(x > 0, x, 0.1 * x), inputs, plain, "out"
     raise ValueError(name)
 
 
 VALUE_KINDS = ["located", "border", "threshold", "multiple", "l2", "zero", "input", "step_sign", "step_scale",
-               "per_column", "per_column_linear"]
+               "per_column", "per_column_linear", "band", "label", "sign_pieces"]
 
 
 def found_for(actual, expected, inputs, body, key):
@@ -190,6 +199,8 @@ ERRORS = {  # kind: (exception type, message, last line of code)
     "error_axis_past": ("AxisError", "axis 4 is out of bounds for array of dimension 4", "x.max(axis=(4, 3))"),
     "error_index_arrays": ("IndexError", "shape mismatch: indexing arrays could not be broadcast together with shapes "
                            "(5,) (6,) ", "loss = -log_probs[np.arange(n), y].sum()"),
+    "error_keepdims": ("ValueError", "operands could not be broadcast together with shapes (4,10) (4,) ",
+                       "shifted = x - x.max(axis=-1)"),
     "error_float": ("TypeError", "slice indices must be integers or None or have an __index__ method",
                     "field = x_padded[:, :, rows, cols]"),
 }

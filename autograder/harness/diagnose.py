@@ -39,7 +39,8 @@ def output_relations(out, expected, program):
     for relation in (values.sign_relation, values.factor_relations, values.additive_relations,
                      values.masked_relations, values.dropped_relation, layout.reduction_relations,
                      parts.equal_relation, parts.step_relations, parts.l2_relation, parts.multiple_relation,
-                     parts.located_relation, parts.threshold_relation, parts.columnwise_relation):
+                     parts.located_relation, parts.label_relation, parts.threshold_relation,
+                     parts.sign_pieces_relation, parts.columnwise_relation):
         if found:
             break
         found += relation(out)

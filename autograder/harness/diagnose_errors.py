@@ -61,6 +61,11 @@ def broadcast_cause(message, code):
         return [diagnosis("error_transposed", f"an elementwise operation got arrays of shapes {shown(a)} and "
                                               f"{shown(b)}, each the transpose of the other: is a .T missing or "
                                               "one too many?")]
+    for row, column in ((a, b), (b, a)):
+        if len(row) == 2 and column == (row[0],) and row[0] != row[1]:
+            return [diagnosis("error_keepdims", f"an array of shape {shown(row)} met one of shape {shown(column)}, "
+                                                "one value per row: keep that axis (keepdims=True, shape "
+                                                f"{shown((row[0], 1))}) so that it broadcasts along the rows")]
     if len(a) == len(b) == 2 and a[1] == b[0] and "*" in code:
         return [diagnosis("error_product", f"the arrays of shapes {shown(a)} and {shown(b)} fit a matrix product "
                                            "but not an elementwise one: did you write * where @ (np.dot) belongs?")]

@@ -62,7 +62,8 @@ def located_relation(out):
 
 
 def threshold_relation(out):
-    """Right exactly where an input of the same shape lies above (or below) a value other than 0."""
+    """Wrong exactly where an input of the same shape lies in one range of values: below (or above) a cut that
+    is not 0, or in a band with right entries on both sides."""
     agree = agreement(out)
     if not informative(out, agree):
         return []
@@ -70,12 +71,64 @@ def threshold_relation(out):
         source = np.asarray(source)
         if source.shape != agree.shape or source.dtype.kind != "f":
             continue
-        for side, right, below in ((source, "above", "below"), (-source, "below", "above")):
-            low, high = float(np.max(side[~agree])), float(np.min(side[agree]))
-            if low < high and not low < 0 < high:  # a cut at 0 is the masked relation's
-                return [diagnosis("threshold", f"your {out.key} is right exactly where {name} is {right} some "
-                                               f"value and wrong wherever it is {below}, and that value is not 0: "
-                                               "compare (or clip) against 0?")]
+        order = np.argsort(source, axis=None, kind="stable")
+        wrong = ~agree.ravel()[order]
+        runs = np.flatnonzero(np.diff(wrong.astype(np.int8)))
+        values = source.ravel()[order]
+        if len(runs) == 1:
+            if values[runs[0]] < 0 < values[runs[0] + 1]:
+                continue  # a cut at 0 is the masked relation's
+            side = "below" if wrong[0] else "above"
+            return [diagnosis("threshold", f"your {out.key} is wrong exactly where {name} is {side} some value "
+                                           "other than 0, and right elsewhere: compare (or clip) against 0?")]
+        if len(runs) == 2 and not wrong[0]:
+            return [diagnosis("band", f"your {out.key} is wrong exactly where {name} lies in one range of values, "
+                                      "and right above and below it: is a comparison made against another value "
+                                      "than intended (x > 1 for x > 0?)")]
+    return []
+
+
+def label_relation(out):
+    """Wrong exactly at each row's label entry (``[range(N), y]``) of a 2-D output, right elsewhere."""
+    agree = agreement(out)
+    if out.actual.ndim != 2 or not informative(out, agree):
+        return []
+    rows = np.arange(out.actual.shape[0])
+    for name, labels in sorted(out.knowns.inputs.items()):
+        labels = np.asarray(labels)
+        if labels.shape != rows.shape or labels.dtype.kind not in "iu" or np.any(labels < 0) \
+                or np.any(labels >= out.actual.shape[1]):
+            continue
+        at_label = np.zeros(agree.shape, dtype=bool)
+        at_label[rows, labels] = True
+        if np.array_equal(~agree, at_label):
+            return [diagnosis("label", f"your {out.key} is wrong exactly at each row's entry {out.key}[i, {name}[i]] "
+                                       "and right elsewhere: check what is added to (or subtracted from) the "
+                                       "correct class's entry")]
+    return []
+
+
+def sign_pieces_relation(out):
+    """The expected output times one constant where an input is positive and another where it is negative."""
+    actual, wanted = out.actual.astype(np.float64), out.wanted.astype(np.float64)
+    for name, source in sorted(out.knowns.inputs.items()):
+        if np.shape(source) != actual.shape or np.asarray(source).dtype.kind != "f":
+            continue
+        positive = np.asarray(source) > 0
+        ratios = []
+        for part in (positive, ~positive):
+            usable = part & (wanted != 0)
+            if np.count_nonzero(usable) < 2:
+                break
+            ratio = float(np.median(actual[usable] / wanted[usable]))
+            if not close(actual[part], ratio * wanted[part]):
+                break
+            ratios.append(ratio)
+        if len(ratios) == 2 and not np.isclose(ratios[0], ratios[1], rtol=1e-6) \
+                and not any(np.isclose(ratio, 1.0, rtol=1e-6) for ratio in ratios):
+            return [diagnosis("sign_pieces", f"your {out.key} is the expected one times one constant where {name} "
+                                             "> 0 and another where it is < 0: are the two branches (np.where) "
+                                             "swapped, or the slope applied on the wrong side?")]
     return []
 
 
