@@ -126,6 +126,8 @@ def test_classify_counts_diagnosed_failures():
     failing = graded_test("layers.affine_forward", False, [{"kind": "sign", "message": "flip"}])
     assert classify(mutant, [failing], {})[2] is True
     assert classify(mutant, [graded_test("layers.affine_forward", False)], {})[2] is False
+    known = graded_test("layers.affine_forward", False, [{"kind": "known:affine_leaks", "message": "hint"}])
+    assert classify(mutant, [known], {})[2] is False  # matching a known mistake is not a generic diagnosis
 
 
 def test_own_diagnosis_reads_the_kind_or_the_hint():

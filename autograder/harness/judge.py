@@ -66,6 +66,7 @@ class Verdict:
     leaderboard: tuple = ()
     checks: list = field(default_factory=list)
     failure: str = ""
+    causes: list = field(default_factory=list)  # diagnoses of the test as a whole (of an exception it raised)
 
     @property
     def passed(self):
@@ -77,8 +78,8 @@ class Verdict:
 
     @property
     def diagnoses(self):
-        """Every diagnosis of the failing checks, each once, in order."""
-        seen = []
+        """Every diagnosis of the test and of its failing checks, each once, in order."""
+        seen = [] if self.passed else list(self.causes)
         for check in self.checks:
             for diagnosis in check.diagnoses:
                 if not check.passed and diagnosis not in seen:
@@ -146,6 +147,7 @@ class Judge:
         self.program = program
         self.known = known
         self.notes = []
+        self.implied = {}  # {output: the gradient the student's own forward implies}, for the diagnoses
         self.numerical = {}
         for spec in numerics:
             self.numerical.update(numerical_gradients(outputs, spec, inputs))
@@ -154,7 +156,8 @@ class Judge:
         results = without_lone_bookkeeping(checks, [self.evaluate(check) for check in checks])
         if self.program is not None:
             try:
-                diagnose_checks(checks, results, self.outputs, self.expected, self.inputs, self.program, self.known)
+                diagnose_checks(checks, results, self.outputs, self.expected, self.inputs, self.program, self.known,
+                                self.numerical, self.implied)
             except Exception:  # a diagnosis is a courtesy: its failure must not cost the grade
                 traceback.print_exc()
         total = sum(result.weight for result in results)
@@ -235,6 +238,7 @@ class Judge:
             expected = np.asarray(check.expect(self.outputs, self.inputs, self.reference), dtype=np.float64)
         except ValueError as error:  # the forward's output implies no gradient that proves anything
             return failed(f"{check.output}: {error}", "rule")
+        self.implied[check.output] = expected
         problem = shape_problem(check.output, analytic, expected)
         if problem:
             return failed(problem, "shape" if analytic.shape != expected.shape else "nonfinite")

@@ -15,6 +15,7 @@ import numpy as np
 
 from autograder import isolation, layout
 from autograder.harness.accuracy import grade_checkpoint, load_heldout
+from autograder.harness.diagnose_errors import error_diagnoses
 from autograder.harness.collect import MAX_ADDED_MODULES, SHOWN_PROBLEMS, collect_submission
 from autograder.harness.programs import with_probes
 from autograder.harness.judge import Judge, Verdict
@@ -115,15 +116,25 @@ def verdict_from_error(error):
 
 def judged(test, arrays, reply, context):
     """The Verdict of one program the worker completed."""
-    if reply.get("status") != "ok":
-        return with_printed(verdict_from_error(reply.get("error") or {}), reply.get("printed") or {}, test)
     inputs, expected = context.fixtures[test.id]
+    if reply.get("status") != "ok":
+        verdict = verdict_from_error(reply.get("error") or {})
+        verdict.causes = guarded_error_diagnoses(reply.get("error") or {}, inputs)
+        return with_printed(verdict, reply.get("printed") or {}, test)
     judge = Judge(arrays, reply.get("outputs"), expected, inputs, context.reference,
                   numerics=test.program.get("numeric", ()), program=test.program,
                   known=context.known.get(test.id, ()))
     verdict = judge.run(test.checks)
     verdict.notes += [str(note) for note in reply.get("warnings", [])]
     return with_printed(verdict, reply.get("printed") or {}, test)
+
+
+def guarded_error_diagnoses(error, inputs):
+    try:
+        return error_diagnoses(error, inputs)
+    except Exception:  # a diagnosis is a courtesy: its failure must not cost the grade
+        traceback.print_exc()
+        return []
 
 
 def with_printed(verdict, printed, test):

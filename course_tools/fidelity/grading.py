@@ -1,6 +1,7 @@
 """Grading variants with an assignment's autograder zip, the way Gradescope grades a submission.
 
-``AssignmentGrader`` builds the zip (or takes a given one), traces which
+``AssignmentGrader`` builds the zip (with the corpus' known mistakes baked in,
+as ``course build`` does, unless told not to) or takes a given one, traces which
 functions each hidden test executes and writes the reference submission, once
 per assignment; each variant is then the reference submission with its patch.
 """
@@ -58,8 +59,9 @@ class Graded:
 class AssignmentGrader:
     """Grades variants of one assignment: builds its autograder zip and reference submission once."""
 
-    def __init__(self, assignment, work_dir, repo_root=REPO_ROOT, zip_path=None):
+    def __init__(self, assignment, work_dir, repo_root=REPO_ROOT, zip_path=None, known_mistakes=True):
         self.assignment = assignment
+        self.known_mistakes = known_mistakes  # bake the corpus' wrong variants' outputs in, as `course build` does
         self.repo_root = Path(repo_root)
         self.work_dir = Path(work_dir) / assignment
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -79,10 +81,13 @@ class AssignmentGrader:
 
         seed = load_manifest(self.repo_root / "course.toml").seed
         if self.zip_path is None:
+            from course_tools.known_mistakes import known_mistake_outputs
+
             stubs = write_stub_library(self.assignment, self.repo_root, self.work_dir / "release")
+            known = known_mistake_outputs(self.assignment, self.repo_root, seed) if self.known_mistakes else None
             self.zip_path = build_autograder_zip(self.assignment, self.repo_root,
                                                  self.work_dir / f"{self.assignment}-autograder.zip",
-                                                 seed=seed, release_dir=stubs)
+                                                 seed=seed, release_dir=stubs, known_mistakes=known)
         with zipfile.ZipFile(self.zip_path) as archive:
             self.planned = plan_tests(json.loads(archive.read(layout.MANIFEST)))
         self.traced = traced_functions(self.zip_path, self.work_dir)
@@ -128,12 +133,13 @@ def write_stub_library(assignment, repo_root, destination):
 
 
 def grade_corpus(variants, work_dir, repo_root=REPO_ROOT, jobs=2, restrict=False, zip_dir=None,
-                 progress=None):
-    """{variant name: Graded} for every variant, ``jobs`` gradings at a time; graders prepared per assignment."""
+                 progress=None, known_mistakes=True):
+    """{variant name: Graded} for every variant, ``jobs`` gradings at a time; graders prepared per assignment
+    (zips with the known mistakes unless ``known_mistakes`` is false)."""
     graders = {}
     for assignment in dict.fromkeys(v.assignment for v in variants):
         given = Path(zip_dir) / f"{assignment}-autograder.zip" if zip_dir else None
-        graders[assignment] = AssignmentGrader(assignment, work_dir, repo_root, given).prepare()
+        graders[assignment] = AssignmentGrader(assignment, work_dir, repo_root, given, known_mistakes).prepare()
 
     def grade(variant):
         graded = graders[variant.assignment].grade(variant, restrict)

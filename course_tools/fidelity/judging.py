@@ -84,6 +84,11 @@ def diagnoses(test):
     return list((test.get("extra_data") or {}).get("diagnoses") or [])
 
 
+def generic_diagnoses(test):
+    """The diagnoses of a results.json test that come from relations, not from matching a known mistake."""
+    return [item for item in diagnoses(test) if not str(item.get("kind", "")).startswith("known:")]
+
+
 def names_variant(diagnosis, variant):
     """Whether a diagnosis recognises ``variant``: its kind is ``known:<name>`` or its message holds the hint."""
     if diagnosis.get("kind") == f"known:{variant.name}":

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from course_tools.fidelity.corpus import REPO_ROOT
 from course_tools.fidelity.grading import AssignmentGrader, relevant_numbers
-from course_tools.fidelity.judging import diagnoses, function_of, lost_points
+from course_tools.fidelity.judging import function_of, generic_diagnoses, lost_points
 from course_tools.fidelity.mutants import generate_mutants
 from course_tools.manifest import load_manifest
 
@@ -73,7 +73,7 @@ class MutantOutcome:
     status: str
     numbers: list  # the tests that ran
     failing: list = field(default_factory=list)  # "<number> <name>" of the tests that lost points
-    diagnosed: bool = False  # a failing test carries at least one diagnosis
+    diagnosed: bool = False  # a failing test carries at least one generic diagnosis (not a known mistake)
     seconds: float = 0.0
     reason: str = ""  # the argument of an equivalent mutant
 
@@ -97,7 +97,7 @@ def classify(mutant, tests, equivalent):
     else:
         status = "equivalent" if mutant.id in equivalent else "survived"
     return (status, [f"{t['number']} {t['name']}" for t in failing],
-            any(diagnoses(t) for t in failing))
+            any(generic_diagnoses(t) for t in failing))
 
 
 # The grading process of a slot: the zip's own harness, imported once, grading the slot's root on request.
@@ -237,7 +237,8 @@ def analyse(assignment, work_dir, repo_root=REPO_ROOT, functions=None, cap=None,
     stale = stale_entries(equivalent, keys, everything)
 
     started = time.monotonic()
-    grader = AssignmentGrader(assignment, work_dir, repo_root, zip_path).prepare()
+    # Without known mistakes: the diagnosed share measures the generic relations (a mutant is not in the corpus).
+    grader = AssignmentGrader(assignment, work_dir, repo_root, zip_path, known_mistakes=False).prepare()
     with GradingSlots(grader, min(jobs, max(1, len(mutants))), Path(work_dir) / assignment / "mutants") as slots:
         failures = reference_failures(slots, grader.planned)
         if failures:

@@ -87,8 +87,10 @@ def write_mutation_report(path, runs):
              "--from-json fidelity/mutation-report.json --report fidelity/mutation-report.md` rewrites this report "
              f"without grading. Sampling: {sampling}.", "",
              "*Own kill rate*: mutants killed by the mutated function's own test, over the non-equivalent ones. "
-             "*Diagnosed*: share of killed mutants whose failing tests carry at least one diagnosis "
-             "(results.json `extra_data[\"diagnoses\"]`). *Time*: wall time of grading the mutants (slots side by "
+             "*Diagnosed*: share of killed mutants whose failing tests carry at least one generic diagnosis "
+             "(results.json `extra_data[\"diagnoses\"]`, any kind but a known mistake's `known:...`; the zips "
+             "are built without the corpus' known mistakes, and a mutant's crash counts only when a diagnosis "
+             "reads something from its exception beyond its type and line). *Time*: wall time of grading the mutants (slots side by "
              "side), and in brackets the mean time one mutant takes in its slot.", "",
              "| assignment | mutants (sampled of generated) | killed by own test | killed elsewhere | survived | "
              "equivalent | own kill rate | diagnosed | time |",

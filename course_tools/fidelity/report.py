@@ -1,7 +1,7 @@
 """The markdown report of a fidelity run: a summary, a table per assignment, then every variant's feedback."""
 from pathlib import Path
 
-from course_tools.fidelity.judging import lost_points, own_diagnosis
+from course_tools.fidelity.judging import generic_diagnoses, lost_points, own_diagnosis, own_failures
 from course_tools.fidelity.unit_tests import unit_test_problem, unit_test_summary
 
 
@@ -29,12 +29,20 @@ def diagnosis_cell(graded):
     return "yes" if own_diagnosis(graded.variant, graded.tests) else "no"
 
 
+def generic_cell(graded):
+    """Whether a failing test of a wrong variant's functions also carries a relation's diagnosis."""
+    if not graded.variant.wrong:
+        return "-"
+    return "yes" if any(generic_diagnoses(t) for t in own_failures(graded.variant, graded.tests)) else "no"
+
+
 def variant_rows(variants, graded):
-    rows = ["| variant | kind | verdict | score | own diagnosis |", "|---|---|---|---|---|"]
+    rows = ["| variant | kind | verdict | score | own diagnosis | generic diagnosis |", "|---|---|---|---|---|---|"]
     for variant in variants:
         earned, possible = graded[variant.name].score
         rows.append(f"| `{variant.name}` | {variant.kind} | {verdict(graded[variant.name])} | "
-                    f"{earned:g} / {possible:g} | {diagnosis_cell(graded[variant.name])} |")
+                    f"{earned:g} / {possible:g} | {diagnosis_cell(graded[variant.name])} | "
+                    f"{generic_cell(graded[variant.name])} |")
     return rows
 
 
@@ -71,7 +79,13 @@ def write_report(path, variants, graded, reference_scores=None, unit=None, secon
              "there (other failing tests must name the broken prerequisite), with feedback that names the wrong "
              "output; a correct variant must score full marks. *Own diagnosis*: a failing test of the wrong "
              "variant carries a diagnosis (results.json `extra_data[\"diagnoses\"]`) of kind `known:<variant>` "
-             "or whose message holds the variant's hint.", "",
+             "or whose message holds the variant's hint. The zips are built with the known mistakes, as `course "
+             "build` builds them: each wrong variant's own outputs on the hidden tests are recorded in its zip, so "
+             "*own diagnosis* mostly shows that recording and matching work end to end (a variant matches itself "
+             "by construction; a \"no\" is a variant whose outputs could not be recorded or are matched only in "
+             "part), not that a mistake outside the corpus would be recognised. *Generic diagnosis*: a failing "
+             "test of the variant's functions also carries a diagnosis from a relation (any kind but "
+             "`known:...`), which is what a mistake outside the corpus can get.", "",
              "| assignment | wrong variants | caught | correct variants | full marks |",
              "|---|---|---|---|---|", *summary_rows(variants, graded), ""]
     if reference_scores:
