@@ -220,7 +220,7 @@ GLOBAL_SEED = 21
 
 
 def dropout_statistics_test():
-    """dropout_forward.1-.5, .8: fractions and scale for three p, seeds, the global state, test mode, p=0."""
+    """dropout_forward.1-.5: fractions and scale for three p and p=0, independent units, seeds, test mode."""
     seeded = [call("layers.dropout_forward", inp("x"), dropout_param("train", p, seed=11 + i))
               for i, p in enumerate(DROP_PROBABILITIES)]
     first = len(seeded)
