@@ -22,7 +22,8 @@ A program is plain JSON that says what to call and what to send back:
   ``{"$shared": name}`` the input array itself (for large read-only data),
   ``{"$r": [k, key, ...]}`` a part of call k's result, ``{"$a": [k, i, ...]}``
   a part of call k's i-th positional argument after the call (a parameter
-  dict the call updated), ``{"$dtype": "float64"}``
+  dict the call updated), ``{"$printed": k}`` the number of lines call k
+  printed (its own prints and those of the code it ran), ``{"$dtype": "float64"}``
   a numpy scalar type and ``{"$file": name}`` the path of a file of the job.
 - ``outputs``: ``{name: REF}``; arrays, numbers, and dicts/lists of them.
 - ``numeric``: the student's own forward at nudged points, from which the
@@ -67,10 +68,12 @@ class ProgramError(Exception):
 
 
 class CountingWriter(io.TextIOBase):
-    """Stands in for stdout/stderr: counts what the student's code prints and keeps only its start."""
+    """Stands in for stdout/stderr: counts what the student's code prints (characters and lines) and keeps
+    only its start."""
 
     def __init__(self):
         self.size = 0
+        self.lines = 0
         self.head = ""
 
     def writable(self):
@@ -81,6 +84,7 @@ class CountingWriter(io.TextIOBase):
         if len(self.head) < MAX_PRINTED:
             self.head += text[:MAX_PRINTED - len(self.head)]
         self.size += len(text)
+        self.lines += text.count("\n")
         return len(text)
 
 
@@ -93,6 +97,8 @@ class Job:
         self.inputs = {}
         self.results = []
         self.call_args = []
+        self.printed = CountingWriter()  # the running program's stdout
+        self.printed_lines = []  # per call
 
     # Resolving values -------------------------------------------------------
 
@@ -109,6 +115,8 @@ class Job:
                     return self.lookup(self.results, arg)
                 if key == "$a":
                     return self.lookup(self.call_args, arg)
+                if key == "$printed":
+                    return self.printed_lines[arg]
                 if key == "$dtype":
                     return np.dtype(arg).type
                 if key == "$file":
@@ -158,15 +166,19 @@ class Job:
     def run_calls(self, calls, first, last):
         for index in range(first, last + 1):
             call = calls[index]
+            lines_before = self.printed.lines
             try:
                 result, args = self.run_call(call)
             except (Exception, SystemExit) as error:  # the student's code may raise anything, even exit()
                 raise ProgramError(describe_exception(error, self.call_label(call), self.submission_dir)) from None
+            printed = self.printed.lines - lines_before
             if index < len(self.results):
                 self.results[index], self.call_args[index] = result, args
+                self.printed_lines[index] = printed
             else:
                 self.results.append(result)
                 self.call_args.append(args)
+                self.printed_lines.append(printed)
 
     def call_label(self, call):
         """How a failing call is named to the student: "layers.affine_forward", "fc_net.TwoLayerNet.loss"."""
@@ -373,7 +385,7 @@ def run_program(job, program):
     if "seed" in program:
         np.random.seed(program["seed"])
     calls = program.get("calls", [])
-    job.results, job.call_args = [], []
+    job.results, job.call_args, job.printed_lines = [], [], []
     reply, arrays, problems = {"status": "ok"}, {}, []
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -435,7 +447,7 @@ def run_request(job_dir):
     job = Job(job_dir, submission_dir)
     for index, program in enumerate(request["programs"]):
         job.inputs = load_inputs(job_dir / f"inputs_{index}.npz")
-        printed = CountingWriter()
+        printed = job.printed = CountingWriter()
         sys.stdout = sys.stderr = printed
         try:
             arrays, reply = run_program(job, program)

@@ -81,6 +81,15 @@ def spawn(x):
     return np.array([pid])
 
 
+def quiet(x):
+    return x
+
+
+def fake_line_count(x):
+    sys.stdout.lines = "many"
+    return x
+
+
 def poison_numpy(x):
     np.add = None
     return x
@@ -119,6 +128,21 @@ def test_a_working_function_returns_arrays_warnings_and_output(library):
     assert np.array_equal(arrays["out"], [0.0, 2.0, 4.0])
     assert reply["status"] == "ok" and reply["printed"]["chars"] > 0
     assert any("just so you know" in warning for warning in reply["warnings"])
+
+
+def test_the_lines_each_call_printed_are_an_output(library):
+    calls = [call("probe.double", inp("x")), call("probe.quiet", inp("x")), call("probe.double", res(0))]
+    body = program(calls, {name: spec.printed(k) for k, name in enumerate(["double", "quiet", "again"])})
+    arrays, reply = run_worker({"programs": [body]}, [{"x": np.arange(3.0)}], library, Limits(wall_seconds=20)).programs[0]
+    assert reply["status"] == "ok"
+    assert (int(arrays["double"]), int(arrays["quiet"]), int(arrays["again"])) == (1, 0, 1)
+
+
+def test_a_tampered_line_count_fails_the_program_not_the_worker(library):
+    calls = [call("probe.fake_line_count", inp("x")), call("probe.double", inp("x"))]
+    body = program(calls, {"lines": spec.printed(1)})
+    result = run_worker({"programs": [body]}, [{"x": np.arange(3.0)}], library, Limits(wall_seconds=20))
+    assert result.status == "ok" and result.programs[0][1]["status"] == "error"
 
 
 def test_not_implemented_and_exceptions_keep_only_the_students_frames(library):

@@ -8,7 +8,13 @@ import dataclasses
 import numpy as np
 
 from autograder.suites import draw
-from autograder.suites.masks import inverted_dropout_gradient
+from autograder.suites.masks import (
+    dropout_rule,
+    independent_units_rule,
+    inverted_dropout_gradient,
+    other_mask_rule,
+    same_mask_rule,
+)
 from autograder.suites.spec import (
     Check,
     arg,
@@ -198,8 +204,8 @@ def small_dropout_inputs(rng):
     return {"x": draw.normal(rng, 20, 10, shift=1.0), "dout": draw.normal(rng, 20, 10)}
 
 
-def dropout_seeded_inputs(rng):
-    return {"x": draw.normal(rng, 4, 3, 5, shift=1.0).astype(np.float32)}
+def dropout_image_inputs(rng):
+    return {"x": draw.normal(rng, 30, 20, 40, shift=1.0).astype(np.float32)}
 
 
 def dropout_param(mode, p, seed=None):
@@ -209,26 +215,48 @@ def dropout_param(mode, p, seed=None):
     return param
 
 
-def dropout_rule(p):
-    def rule(outputs, expected, inputs, reference):
-        x, out = inputs["x"], outputs[f"out_{p}"]
-        dropped = float(np.mean(out == 0))
-        if abs(dropped - p) > 0.02:
-            return False, f"p={p}: {dropped:.1%} of the units were dropped, expected about {p:.0%}"
-        kept = out != 0
-        if not np.allclose(out[kept], x[kept] / (1 - p), rtol=1e-6, atol=0):
-            return False, f"p={p}: the kept units must be scaled by 1 / (1 - p) (inverted dropout)"
-        return True, ""
-    return rule
-
-
-def same_mask_rule(outputs, expected, inputs, reference):
-    if np.array_equal(outputs["out_again"], outputs["out_0.6"]):
-        return True, ""
-    return False, "two calls with the same dropout_param['seed'] dropped different units"
-
-
 NO_DROPOUT = "equal masks count only for a dropout that works (see p=0.6)"
+GLOBAL_SEED = 21
+
+
+def dropout_statistics_test():
+    """dropout_forward.1-.5: fractions and scale for three p and p=0, independent units, seeds, test mode."""
+    seeded = [call("layers.dropout_forward", inp("x"), dropout_param("train", p, seed=11 + i))
+              for i, p in enumerate(DROP_PROBABILITIES)]
+    first = len(seeded)
+    calls = seeded + [call("layers.dropout_forward", inp("x"), dropout_param("train", 0.6, seed=12)),
+                      call("layers.dropout_forward", inp("x"), dropout_param("train", 0.6, seed=14)),
+                      call("layers.dropout_forward", inp("x"), dropout_param("test", 0.6)),
+                      call("layers.dropout_forward", inp("x"), dropout_param("train", 0.0, seed=15)),
+                      {"seed": GLOBAL_SEED},
+                      call("layers.dropout_forward", inp("x"), dropout_param("train", 0.6)),
+                      {"seed": GLOBAL_SEED},
+                      call("layers.dropout_forward", inp("x"), dropout_param("train", 0.6)),
+                      call("layers.dropout_forward", inp("x"), dropout_param("train", 0.6))]
+    outputs = {**{f"out_{p}": res(i, 0) for i, p in enumerate(DROP_PROBABILITIES)},
+               "out_again": res(first, 0), "out_other_seed": res(first + 1, 0), "out_test": res(first + 2, 0),
+               "out_p0": res(first + 3, 0), "out_unseeded": res(first + 5, 0),
+               "out_unseeded_again": res(first + 7, 0), "out_unseeded_next": res(first + 8, 0)}
+    works = dropout_rule(0.6)
+    seeds = [
+        (same_mask_rule("out_0.6", "out_again", "two calls with the same dropout_param['seed'] dropped different "
+                        "units: draw the mask from rng, which the seed sets up"), "same seed, same mask"),
+        (other_mask_rule("out_0.6", "out_other_seed", "two calls with different seeds dropped the same units: "
+                         "the mask must come from dropout_param['seed']"), "another seed, another mask"),
+        (same_mask_rule("out_unseeded", "out_unseeded_again", "without a seed, np.random.seed(21) before each "
+                        "of two calls did not give the same mask: draw from the global np.random state (rng)"),
+         "no seed: np.random.seed makes the mask reproducible"),
+        (other_mask_rule("out_unseeded_again", "out_unseeded_next", "two calls without a seed dropped the same "
+                         "units: every call needs a fresh mask"), "no seed: a fresh mask at every call"),
+    ]
+    checks = [Check("custom", rule=dropout_rule(p), label=f"train mode, p={p}") for p in DROP_PROBABILITIES]
+    checks += [Check("custom", rule=gated(independent_units_rule(*(f"out_{p}" for p in DROP_PROBABILITIES)),
+                                          works, NO_DROPOUT), label="every unit dropped independently")]
+    checks += [Check("custom", rule=gated(rule, works, NO_DROPOUT), label=label) for rule, label in seeds]
+    checks += [Check("match", "out_test", label="test mode returns x"),
+               Check("match", "out_p0", label="p=0 keeps every unit")]
+    return behaviour_test("layers.dropout_forward", "statistics, seeds and test mode", dropout_inputs,
+                          program(calls, outputs), checks)
 
 
 def dropout_backward_rule(outputs, expected, inputs, reference):
@@ -318,17 +346,19 @@ def batchnorm_backward_tests(function):
     ]
 
 
-def dropout_seeded_test():
-    """dropout_forward.3-.6: the seeded mask is the contract's draw; any shape; float32; x not edited."""
-    param = dropout_param("train", 0.4, seed=3)
-    calls = [call("layers.dropout_forward", inp("x"), param),
+def dropout_image_test():
+    """dropout_forward.1-.2, .6-.7: a 3-D float32 x: fraction, scale, independent units, dtype; x not edited."""
+    calls = [call("layers.dropout_forward", inp("x"), dropout_param("train", 0.4, seed=3)),
              call("layers.dropout_forward", inp("x"), dropout_param("test", 0.4))]
     outputs = {"out": res(0, 0), "out (test mode)": res(1, 0), "x after the call": arg(0, 0)}
-    checks = [Check("match", "out", tol=FLOAT32_TOL,
-                    label="train mode keeps the units where np.random.default_rng(seed).random(x.shape) >= p"),
+    works = dropout_rule(0.4, "out")
+    checks = [Check("custom", rule=works, label="train mode, p=0.4, float32"),
+              Check("custom", rule=gated(independent_units_rule("out"), works, "independent units count only for "
+                                         "a dropout that works"), label="every unit dropped independently"),
+              Check("match", "out (test mode)", tol=0.0, label="test mode returns x"),
               kept_dtype("out"), kept_dtype("out (test mode)"), left_unchanged({"x after the call": "x"})]
-    return behaviour_test("layers.dropout_forward", "seeded masks, a 3-D float32 x, x left unchanged",
-                          dropout_seeded_inputs, program(calls, outputs), checks)
+    return behaviour_test("layers.dropout_forward", "a 3-D float32 x, x left unchanged",
+                          dropout_image_inputs, program(calls, outputs), checks)
 
 
 LAYER_TESTS = [
@@ -353,20 +383,8 @@ LAYER_TESTS = [
     batchnorm_float32_test(),
     *batchnorm_backward_tests("layers.batchnorm_backward"),
     *batchnorm_backward_tests("layers.batchnorm_backward_alt"),
-    behaviour_test(
-        "layers.dropout_forward", "statistics, seeds and test mode", dropout_inputs,
-        program(
-            [call("layers.dropout_forward", inp("x"), dropout_param("train", p, seed=11 + i))
-             for i, p in enumerate(DROP_PROBABILITIES)]
-            + [call("layers.dropout_forward", inp("x"), dropout_param("train", 0.6, seed=12)),
-               call("layers.dropout_forward", inp("x"), dropout_param("test", 0.6))],
-            {**{f"out_{p}": res(i, 0) for i, p in enumerate(DROP_PROBABILITIES)},
-             "out_again": res(3, 0), "out_test": res(4, 0)}),
-        [Check("custom", rule=dropout_rule(p), label=f"train mode, p={p}") for p in DROP_PROBABILITIES]
-        + [Check("custom", rule=gated(same_mask_rule, dropout_rule(0.6), NO_DROPOUT), label="same seed, same mask"),
-           Check("match", "out_test", label="test mode returns x")],
-    ),
-    dropout_seeded_test(),
+    dropout_statistics_test(),
+    dropout_image_test(),
     behaviour_test(
         "layers.dropout_backward", "gradients in train and test mode", small_dropout_inputs,
         program(

@@ -1,4 +1,4 @@
-"""Expected gradients through random dropout masks, computed in the grading process.
+"""Expected gradients through random dropout masks, and rules on the masks, computed in the grading process.
 
 The reference's own gradients cannot be compared where the mask comes from
 the student's random draws; these functions rebuild the expected gradient
@@ -69,3 +69,59 @@ def dropout_net_gradient(name, hidden_layers, keep_prob, mask_prefix="mask"):
             dhidden, grads[f"W{layer}"], grads[f"b{layer}"] = layers.affine_backward(daffine, affine_cache)
         return grads[name]
     return expect
+
+
+# Rules on the masks a student's forward drew (the units its outputs zeroed), for any generator call.
+# Masks are judged by their properties, never against the reference's draws: any correct inverted dropout
+# passes, whichever call draws its mask (the scaffold's rng, or CS231n's np.random.seed(seed) and rand) and
+# whether it keeps u >= p or u < 1 - p. On 20000 units the dropped fraction of a correct mask is within 0.02
+# of p by over 6 standard deviations; a mask drawn per row or column is constant along an axis of x.
+DROPPED_SPREAD = 0.02
+
+
+def dropout_rule(p, name=None):
+    """Output ``name`` (default out_<p>) of x is x with a fraction p of the units zeroed and the others / (1 - p)."""
+    name = name or f"out_{p}"
+
+    def rule(outputs, expected, inputs, reference):
+        x, out = inputs["x"], outputs[name]
+        if out.shape != x.shape:
+            return False, f"p={p}: out has shape {out.shape}, expected x's shape {x.shape}"
+        dropped = float(np.mean(out == 0))
+        if abs(dropped - p) > DROPPED_SPREAD:
+            return False, f"p={p}: {dropped:.1%} of the units were dropped, expected about {p:.0%}"
+        kept = out != 0
+        scaled = x[kept].astype(np.float64) / (1 - p)
+        if not np.allclose(out[kept].astype(np.float64), scaled, rtol=1e-6, atol=0):
+            return False, f"p={p}: the kept units must be scaled by 1 / (1 - p) (inverted dropout)"
+        return True, ""
+    return rule
+
+
+def independent_units_rule(*names):
+    """No output's mask is constant along an axis: every unit gets its own draw (not one per row or column)."""
+    def rule(outputs, expected, inputs, reference):
+        for name in names:
+            dropped = outputs[name] == 0
+            for axis in range(dropped.ndim):
+                if dropped.shape[axis] > 1 and np.all(dropped == dropped.take([0], axis=axis)):
+                    return False, (f"the mask is the same along axis {axis} of x: draw one number per unit, "
+                                   f"of x's whole shape")
+        return True, ""
+    return rule
+
+
+def same_mask_rule(first, again, message):
+    def rule(outputs, expected, inputs, reference):
+        if np.array_equal(outputs[again] == 0, outputs[first] == 0):
+            return True, ""
+        return False, message
+    return rule
+
+
+def other_mask_rule(first, other, message):
+    def rule(outputs, expected, inputs, reference):
+        if np.array_equal(outputs[other] == 0, outputs[first] == 0):
+            return False, message
+        return True, ""
+    return rule

@@ -5,7 +5,7 @@ Each function's contract, clause by clause: docs/contracts/svhn.md.
 import numpy as np
 
 from autograder.suites import draw
-from autograder.suites.masks import inverted_dropout_gradient
+from autograder.suites.masks import independent_units_rule, inverted_dropout_gradient
 from autograder.suites.mlp_models import NET_TESTS, OPTIMIZER_TESTS, TRAIN_TESTS
 from autograder.suites.spec import (
     FLOAT32_TOL,
@@ -170,7 +170,9 @@ def dropout_tests():
         f"{LAYERS}.dropout.forward", "statistics, seeds, test mode and keep_prob 0", dropout_inputs,
         program(layers + forwards + extra, outputs),
         [Check("custom", rule=keep_rule(p), label=f"training, keep_prob={p}") for p in KEEP_PROBABILITIES]
-        + [Check("custom", rule=gated(same_seed_rule, keep_rule(0.6), NO_DROPOUT), label="same seed, same mask"),
+        + [Check("custom", rule=gated(independent_units_rule(*(f"out_{p}" for p in KEEP_PROBABILITIES)), keep_rule(0.6),
+                                      NO_DROPOUT), label="every unit dropped independently"),
+           Check("custom", rule=gated(same_seed_rule, keep_rule(0.6), NO_DROPOUT), label="same seed, same mask"),
            Check("match", "out_test", label="test mode returns x"),
            Check("match", "out_off", label="keep_prob 0 returns x")], weight=2)
     seeded = [call(f"{LAYERS}.dropout", keep_prob=0.75, seed=5, name="a"),

@@ -18,6 +18,7 @@ from autograder.suites.spec import (
     forward_test,
     inp,
     method,
+    printed,
     program,
     res,
     unchanged_check,
@@ -303,13 +304,14 @@ def decay_rule(outputs, expected, inputs, reference):
     return True, ""
 
 
-def train_net_calls(learning_rate):
+def train_net_calls(learning_rate, first=0, training=TRAINING):
+    """Build the net (given weights), the loss and SGD, and train; ``first``: the index of the first call."""
     data = {key: inp(key) for key in ("data_train", "labels_train", "data_val", "labels_val")}
     return [call("mlp.nets.SmallFullyConnectedNetwork", **TRAIN_NET, dtype=F64),
-            method(res(0, "net"), "load", {name: inp(name) for name in TRAINED}),
+            method(res(first, "net"), "load", {name: inp(name) for name in TRAINED}),
             call(f"{LAYERS}.cross_entropy"),
-            call("mlp.optim.SGD", res(0, "net"), lr=learning_rate),
-            call("mlp.train.train_net", data, res(0), res(2), res(3), **TRAINING)]
+            call("mlp.optim.SGD", res(first, "net"), lr=learning_rate),
+            call("mlp.train.train_net", data, res(first), res(first + 2), res(first + 3), **training)]
 
 
 TRAIN_NET_NEEDS = ("mlp.nets.SmallFullyConnectedNetwork.__init__", f"{LAYERS}.cross_entropy.forward",
@@ -345,6 +347,56 @@ def slow_train_net_test():
     outputs = {"opt_params": res(4, 0), "loss_hist": res(4, 1), "val_acc_hist": res(4, 3)}
     return behaviour_test("mlp.train.train_net", "slower learning: the best epoch", training_inputs,
                           program(calls, outputs, seed=0), SAME_RUN, requires=TRAIN_NET_NEEDS)
+
+
+# Verbose mode prints the loss every show_every iterations and the accuracies after every epoch (the
+# docstring); the wording, the numbering and the phase of those lines are free (counting iterations from 0
+# or 1, over the run or within each epoch). The lines verbose adds, over a quiet run from the same seed
+# (which cancels whatever else the code prints), must number at least a loss line per show_every
+# iterations of each epoch (rounded down) plus one line per epoch, and at most one per show_every
+# iterations of each epoch (rounded up) plus three lines per epoch (the accuracies on two lines, a
+# learning-rate message) and two more (a header, a summary).
+VERBOSE_TRAINING = {"batch_size": 6, "max_epochs": 3, "show_every": 4}
+VERBOSE_ITERATIONS = 60 // VERBOSE_TRAINING["batch_size"]  # per epoch; 10 is no multiple of show_every
+
+
+def progress_bounds():
+    epochs, every = VERBOSE_TRAINING["max_epochs"], VERBOSE_TRAINING["show_every"]
+    return (epochs * (VERBOSE_ITERATIONS // every) + epochs,
+            epochs * -(-VERBOSE_ITERATIONS // every) + 3 * epochs + 2)
+
+
+def progress_rule(outputs, expected, inputs, reference):
+    added = int(outputs["lines printed (verbose)"]) - int(outputs["lines printed (quiet)"])
+    low, high = progress_bounds()
+    every, epochs = VERBOSE_TRAINING["show_every"], VERBOSE_TRAINING["max_epochs"]
+    if low <= added <= high:
+        return True, ""
+    return False, (f"verbose=True printed {added} lines more than verbose=False, expected {low} to {high}: "
+                   f"with verbose, print the loss every show_every={every} iterations ({epochs} epochs of "
+                   f"{VERBOSE_ITERATIONS} iterations) and the accuracies after every epoch, and only with verbose")
+
+
+def trained_rule(outputs, expected, inputs, reference):
+    losses = outputs.get("loss_hist")
+    if losses is None or losses.shape != (VERBOSE_TRAINING["max_epochs"] * VERBOSE_ITERATIONS,):
+        return False, "loss_hist must hold one loss per iteration"
+    return True, ""
+
+
+def verbose_train_net_test():
+    """train_net.7: the progress verbose prints, counted in lines (both runs from seed 0)."""
+    quiet = train_net_calls(LEARNING_RATE, training={**VERBOSE_TRAINING, "verbose": False})
+    first = len(quiet) + 1
+    loud = train_net_calls(LEARNING_RATE, first, training={**VERBOSE_TRAINING, "verbose": True})
+    calls = quiet + [{"seed": 0}] + loud
+    outputs = {"lines printed (quiet)": printed(len(quiet) - 1), "lines printed (verbose)": printed(len(calls) - 1),
+               "loss_hist": res(len(calls) - 1, 1)}
+    return behaviour_test(
+        "mlp.train.train_net", "verbose: progress lines", training_inputs, program(calls, outputs, seed=0),
+        [Check("custom", rule=gated(progress_rule, trained_rule, "progress counts only beside a trained net "
+                                    "(one loss per iteration in loss_hist)"), label="progress lines")],
+        weight=0.5, requires=TRAIN_NET_NEEDS)
 
 
 # A second run at the edges: a batch larger than the training set (one iteration per epoch on all of
@@ -403,4 +455,4 @@ def edge_train_net_test():
         requires=tuple(needs))
 
 
-TRAIN_TESTS = [train_net_test(), slow_train_net_test(), edge_train_net_test()]
+TRAIN_TESTS = [train_net_test(), slow_train_net_test(), edge_train_net_test(), verbose_train_net_test()]

@@ -143,6 +143,11 @@ def arg(*path):
     return {"$a": list(path)}
 
 
+def printed(k):
+    """The number of lines call k printed (its own prints and those of the code it ran)."""
+    return {"$printed": k}
+
+
 def dtype(name):
     return {"$dtype": name}
 

@@ -67,7 +67,8 @@ def train_net(data, model, loss_func, optimizer, batch_size, max_epochs,
     - lr_decay, lr_decay_every: at the start of every epoch e > 0 with
       e % lr_decay_every == 0, multiply optimizer.lr by lr_decay.
     - show_every, verbose: if verbose, print the loss every show_every
-      iterations and the accuracies after every epoch.
+      iterations and the accuracies after every epoch (one line each; the
+      wording is yours); if not, print nothing.
 
     After each epoch, record the training accuracy (compute_acc on
     TRAIN_ACC_SAMPLES random training examples) and the validation accuracy

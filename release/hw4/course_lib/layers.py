@@ -225,9 +225,11 @@ def dropout_forward(x, dropout_param):
 
     In 'train' mode each unit is dropped (set to zero) with probability p and
     the kept units are scaled by 1 / (1 - p), so the expected output equals x.
-    A unit is kept where a uniform draw in [0, 1) is >= p. The draws come from
-    np.random.default_rng(seed) when a seed is given, from the global
-    np.random state otherwise. In 'test' mode the output is x.
+    Draw the mask's uniform numbers from rng, set up below (keeping, for
+    instance, the units whose draw is >= p): a fresh np.random.default_rng(seed)
+    when a seed is given, so that the same seed always drops the same units;
+    the global np.random state otherwise, so that np.random.seed makes a
+    training run reproducible. In 'test' mode the output is x.
 
     Inputs:
     - x: array of any shape.
@@ -244,6 +246,7 @@ def dropout_forward(x, dropout_param):
     mode = _mode_of(dropout_param, "dropout_param")
     p = _drop_probability(dropout_param)
     seed = dropout_param.get("seed")
+    rng = np.random if seed is None else np.random.default_rng(seed)
     # YOUR CODE HERE
     raise NotImplementedError("layers.dropout_forward: not implemented yet")
     return out, cache
