@@ -421,6 +421,28 @@ def max_pool_forward_into(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
                                                  W_out, pool_height, pool_width, stride)
 
 
+cdef bint _max_pool_2x2_backward(const real *dout, const int *winner, real *dx, Py_ssize_t planes,
+                                Py_ssize_t H, Py_ssize_t W, Py_ssize_t H_out, Py_ssize_t W_out) noexcept nogil:
+    """The common 2x2, stride 2 case: zeros, then each gradient stored at its winner
+    (row 2 * ho + at // 2, column 2 * wo + at % 2); True if a winner lies outside [0, 4)."""
+    cdef Py_ssize_t plane, ho, wo
+    cdef real *rows
+    cdef unsigned int at, bad = 0
+    for plane in range(planes):
+        memset(dx, 0, H * W * sizeof(real))
+        for ho in range(H_out):
+            rows = dx + 2 * ho * W
+            for wo in range(W_out):
+                at = <unsigned int> winner[wo]
+                bad |= at
+                at &= 3
+                rows[(at >> 1) * W + 2 * wo + (at & 1)] = dout[wo]
+            dout += W_out
+            winner += W_out
+        dx += H * W
+    return bad > 3
+
+
 def max_pool_backward_into(const real[:, :, :, ::1] dout, const int[:, :, :, ::1] winner,
                            real[:, :, :, ::1] dx, int pool_height, int pool_width, int stride):
     """Overwrite dx with dout routed to each window's winning position (summed where windows overlap)."""
@@ -446,6 +468,12 @@ def max_pool_backward_into(const real[:, :, :, ::1] dout, const int[:, :, :, ::1
         raise MemoryError()
     for at in range(window_size):
         offsets[at] = (at // pool_width) * W + at % pool_width
+    if pool_height == pool_width == stride == 2:
+        free(offsets)
+        if _max_pool_2x2_backward(&dout[0, 0, 0, 0], &winner[0, 0, 0, 0], &dx[0, 0, 0, 0],
+                                  N * C, H, W, H_out, W_out):
+            raise ValueError("winner positions must lie in [0, 4): the cache is corrupt")
+        return
     try:
         with nogil:
             for n in range(N):

@@ -196,6 +196,17 @@ def test_ties_route_to_the_first_maximum():
     np.testing.assert_array_equal(dx[0, 0], expected)
 
 
+@pytest.mark.parametrize("pool_param", [_pool_param(2, 2, 2), _pool_param(3, 3, 2)])
+@pytest.mark.parametrize("bad_position", [-1, 9])
+def test_pool_backward_refuses_a_corrupt_winner(pool_param, bad_position):
+    x = np.random.default_rng(13).standard_normal((2, 3, 9, 9))
+    out, (x, pool_param, winner) = fast_layers.max_pool_forward_fast(x, pool_param)
+    winner = winner.copy()
+    winner[1, 2, 0, 1] = bad_position
+    with pytest.raises(ValueError, match="corrupt"):
+        fast_layers.max_pool_backward_fast(np.ones_like(out), (x, pool_param, winner))
+
+
 def test_fast_conv_passes_a_numerical_gradient_check():
     rng = np.random.default_rng(2)
     x, w, b = _conv_inputs(rng, (2, 2, 5, 6), (3, 2, 3, 2), np.float64)
