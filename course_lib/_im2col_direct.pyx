@@ -28,32 +28,39 @@ cdef extern from *:
     }
 
     /* dst[f * filter_pitch + r * row_pitch + column] <- bias[f] + the sum over taps t of
-       weights[t * DIRECT_FILTERS + f] * input[tap_offsets[t] + r * input_pitch + column]. */
+       weights[t * DIRECT_FILTERS + f] * input[tap_offsets[t] + r * input_pitch + column],
+       summed in registers partial_taps taps at a time (each partial sum then added in dst):
+       one float32 chain over thousands of taps loses accuracy. */
     __attribute__((target("avx2,fma")))
     static void direct_conv_tile(const float *input, Py_ssize_t input_pitch,
-                                 const Py_ssize_t *tap_offsets, Py_ssize_t taps,
+                                 const Py_ssize_t *tap_offsets, Py_ssize_t taps, Py_ssize_t partial_taps,
                                  const float *weights, const float *bias,
                                  float *dst, Py_ssize_t filter_pitch, Py_ssize_t row_pitch) {
         direct_v8 sums[DIRECT_FILTERS][DIRECT_ROWS][DIRECT_VECTORS];
         const direct_v8 zero = {0};
-        for (int f = 0; f < DIRECT_FILTERS; f++)
-            for (int r = 0; r < DIRECT_ROWS; r++)
-                for (int v = 0; v < DIRECT_VECTORS; v++)
-                    sums[f][r][v] = zero + bias[f];
-        for (Py_ssize_t t = 0; t < taps; t++) {
-            const float *src = input + tap_offsets[t];
-            const float *w = weights + t * DIRECT_FILTERS;
-            for (int r = 0; r < DIRECT_ROWS; r++)
-                for (int v = 0; v < DIRECT_VECTORS; v++) {
-                    direct_v8 x = *(const direct_v8 *)(src + r * input_pitch + 8 * v);
-                    for (int f = 0; f < DIRECT_FILTERS; f++)
-                        sums[f][r][v] += w[f] * x;
-                }
+        for (Py_ssize_t first = 0; first < taps; first += partial_taps) {
+            Py_ssize_t last = first + partial_taps < taps ? first + partial_taps : taps;
+            for (int f = 0; f < DIRECT_FILTERS; f++)
+                for (int r = 0; r < DIRECT_ROWS; r++)
+                    for (int v = 0; v < DIRECT_VECTORS; v++)
+                        sums[f][r][v] = zero + (first == 0 ? bias[f] : 0.0f);
+            for (Py_ssize_t t = first; t < last; t++) {
+                const float *src = input + tap_offsets[t];
+                const float *w = weights + t * DIRECT_FILTERS;
+                for (int r = 0; r < DIRECT_ROWS; r++)
+                    for (int v = 0; v < DIRECT_VECTORS; v++) {
+                        direct_v8 x = *(const direct_v8 *)(src + r * input_pitch + 8 * v);
+                        for (int f = 0; f < DIRECT_FILTERS; f++)
+                            sums[f][r][v] += w[f] * x;
+                    }
+            }
+            for (int f = 0; f < DIRECT_FILTERS; f++)
+                for (int r = 0; r < DIRECT_ROWS; r++)
+                    for (int v = 0; v < DIRECT_VECTORS; v++) {
+                        direct_v8 *out = (direct_v8 *)(dst + f * filter_pitch + r * row_pitch + 8 * v);
+                        *out = first == 0 ? sums[f][r][v] : *out + sums[f][r][v];
+                    }
         }
-        for (int f = 0; f < DIRECT_FILTERS; f++)
-            for (int r = 0; r < DIRECT_ROWS; r++)
-                for (int v = 0; v < DIRECT_VECTORS; v++)
-                    *(direct_v8 *)(dst + f * filter_pitch + r * row_pitch + 8 * v) = sums[f][r][v];
     }
     #else
     #define DIRECT_CONV_COMPILED 0
@@ -62,7 +69,7 @@ cdef extern from *:
     #define DIRECT_COLUMNS 1
     static int direct_conv_supported(void) { return 0; }
     static void direct_conv_tile(const float *input, Py_ssize_t input_pitch,
-                                 const Py_ssize_t *tap_offsets, Py_ssize_t taps,
+                                 const Py_ssize_t *tap_offsets, Py_ssize_t taps, Py_ssize_t partial_taps,
                                  const float *weights, const float *bias,
                                  float *dst, Py_ssize_t filter_pitch, Py_ssize_t row_pitch) {}
     #endif
@@ -73,7 +80,8 @@ cdef extern from *:
     int DIRECT_COLUMNS
     int direct_conv_supported() noexcept nogil
     void direct_conv_tile(const float *input, Py_ssize_t input_pitch, const Py_ssize_t *tap_offsets,
-                          Py_ssize_t taps, const float *weights, const float *bias, float *dst,
+                          Py_ssize_t taps, Py_ssize_t partial_taps, const float *weights,
+                          const float *bias, float *dst,
                           Py_ssize_t filter_pitch, Py_ssize_t row_pitch) noexcept nogil
 
 
@@ -89,6 +97,9 @@ cdef void _direct_conv_image(const float *phases, Py_ssize_t pitch, const Py_ssi
     through scratch and only their inside is copied."""
     cdef Py_ssize_t block, ho, wo, f, r, filters, rows, columns, row_tile, column_tile
     cdef Py_ssize_t plane = H_out * W_out
+    # Up to 256 taps (7x7 filters on 5 channels) in one chain, as accurate as im2col's
+    # products; longer sums (the input gradient of many filters) in partial sums of 64.
+    cdef Py_ssize_t partial_taps = taps if taps <= 256 else 64
     for block in range((F + DIRECT_FILTERS - 1) // DIRECT_FILTERS):
         filters = min(DIRECT_FILTERS, F - block * DIRECT_FILTERS)
         for row_tile in range((H_out + DIRECT_ROWS - 1) // DIRECT_ROWS):
@@ -98,11 +109,11 @@ cdef void _direct_conv_image(const float *phases, Py_ssize_t pitch, const Py_ssi
                 wo = column_tile * DIRECT_COLUMNS
                 columns = min(DIRECT_COLUMNS, W_out - wo)
                 if filters == DIRECT_FILTERS and rows == DIRECT_ROWS and columns == DIRECT_COLUMNS:
-                    direct_conv_tile(phases + ho * pitch + wo, pitch, tap_offsets, taps,
+                    direct_conv_tile(phases + ho * pitch + wo, pitch, tap_offsets, taps, partial_taps,
                                      packed + block * taps * DIRECT_FILTERS, bias + block * DIRECT_FILTERS,
                                      out + (block * DIRECT_FILTERS * H_out + ho) * W_out + wo, plane, W_out)
                     continue
-                direct_conv_tile(phases + ho * pitch + wo, pitch, tap_offsets, taps,
+                direct_conv_tile(phases + ho * pitch + wo, pitch, tap_offsets, taps, partial_taps,
                                  packed + block * taps * DIRECT_FILTERS, bias + block * DIRECT_FILTERS,
                                  scratch, DIRECT_ROWS * DIRECT_COLUMNS, DIRECT_COLUMNS)
                 for f in range(filters):

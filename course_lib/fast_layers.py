@@ -114,6 +114,12 @@ class _ConvGeometry:
         return (kernels is _compiled and _DIRECT_CONV and dtype == np.float32
                 and self.channels <= DIRECT_MAX_CHANNELS)
 
+    def direct_input_gradient_suits(self, kernels, dtype):
+        """dx by the direct kernel too: stride 1, square filters and pad < HH (dout is then
+        padded by HH - 1 - pad >= 0 on every side)."""
+        return (self.direct_suits(kernels, dtype) and self.stride == 1
+                and self.filter_height == self.filter_width and self.pad < self.filter_height)
+
 
 def _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes):
     """out = weights @ columns + bias, one matrix product per image (NumPy kernels) or per
@@ -176,20 +182,32 @@ def _grouped_forward(x, weights, bias, geometry, chunk_bytes):
     return out.reshape(geometry.out_shape)
 
 
-def _grouped_backward(dout, x, weights, geometry, chunk_bytes):
+def _grouped_backward(dout, x, weights, geometry, chunk_bytes, input_gradient=True):
+    """dx (None unless input_gradient) and dw, from the grouped columns."""
     dout = dout.reshape(geometry.n, geometry.filters, geometry.out_height * geometry.out_width)
     # dw transposed: OpenBLAS ran cols @ grads.T 6% faster than grads @ cols.T (7x7, 3 channels).
     dw_t = np.zeros_like(weights.T)
-    dx = np.empty_like(x)
+    dx = np.empty_like(x) if input_gradient else None
     for n0, n1, cols, grads in _column_groups(x, weights.shape[1], geometry, chunk_bytes):
         _compiled.im2col_grouped_into(x, cols, n0, n1, *geometry.window)
         np.copyto(grads, dout[n0:n1].transpose(1, 0, 2))
         grads = grads.reshape(geometry.filters, -1)
         dw_t += cols @ grads.T
-        # The columns are no longer needed: their buffer receives their gradient.
-        np.matmul(weights.T, grads, out=cols)
-        _compiled.col2im_grouped_into(cols, dx, n0, n1, *geometry.window)
+        if input_gradient:
+            # The columns are no longer needed: their buffer receives their gradient.
+            np.matmul(weights.T, grads, out=cols)
+            _compiled.col2im_grouped_into(cols, dx, n0, n1, *geometry.window)
     return dx, dw_t.T
+
+
+def _direct_input_gradient(dout, w, x_shape, geometry):
+    """dx of a stride-1 convolution, by the direct kernel: the convolution of dout, zero padded
+    by HH - 1 - pad, with the filters flipped and their two channel axes swapped."""
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), dtype=dout.dtype)
+    dx = np.empty(x_shape, dtype=dout.dtype)
+    _compiled.direct_conv_forward_into(dout, flipped, np.zeros(x_shape[1], dtype=dout.dtype), dx,
+                                       geometry.filter_height - 1 - geometry.pad, 1)
+    return dx
 
 
 def _conv_inputs(x, w, b, layer):
@@ -219,10 +237,13 @@ def _conv_backward(dout, cache, kernels, chunk_bytes, layer, fastest):
     dout = np.asarray(dout)
     check_shape(f"{layer}: dout", dout, geometry.out_shape)
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
-    if fastest and geometry.winograd_suits(kernels):
+    weights = w.reshape(geometry.filters, -1).astype(x.dtype, copy=False)
+    if fastest and geometry.direct_input_gradient_suits(kernels, x.dtype):
+        _, dw = _grouped_backward(dout, x, weights, geometry, chunk_bytes, input_gradient=False)
+        dx = _direct_input_gradient(dout, w, x.shape, geometry)
+    elif fastest and geometry.winograd_suits(kernels):
         dx, dw = winograd_backward(dout, x, w, geometry, chunk_bytes)
     else:
-        weights = w.reshape(geometry.filters, -1).astype(x.dtype, copy=False)
         dx, dw = _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes)
     return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), _bias_gradient(dout).astype(b.dtype, copy=False)
 

@@ -45,6 +45,8 @@ CONV_CASES = [
     # (a last row and column of half-empty 2x2 tiles), no padding and wide padding.
     ((2, 3, 7, 9), (4, 3, 3, 3), 1, 0),
     ((3, 2, 5, 6), (3, 2, 3, 3), 1, 2),
+    # Stride 1 with padding as wide as the filter: dx cannot be a direct convolution of dout.
+    ((2, 2, 4, 5), (3, 2, 2, 2), 1, 2),
 ]
 # (x shape, pool_height, pool_width, stride)
 POOL_CASES = [
@@ -176,8 +178,11 @@ def test_fast_conv_runs_the_direct_kernel_on_few_float32_channels(monkeypatch, d
                         lambda *args: calls.append(args) or kernel(*args))
     rng = np.random.default_rng(11)
     x, w, b = _conv_inputs(rng, (2, channels, 6, 6), (3, channels, 5, 5), dtype)
-    fast_layers.conv_forward_fast(x, w, b, _conv_param(1, 2))
+    out, cache = fast_layers.conv_forward_fast(x, w, b, _conv_param(1, 2))
     assert len(calls) == used
+    # Stride 1 and a square filter: dx is a direct convolution of dout too.
+    fast_layers.conv_backward_fast(np.ones_like(out), cache)
+    assert len(calls) == 2 * used
 
 
 @needs_direct_kernel
