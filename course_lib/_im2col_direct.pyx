@@ -10,6 +10,8 @@
 # and each filter tap adds one broadcast weight times 4 input vectors. The
 # kernel is C with GCC vector types, compiled for AVX2 and FMA and used only
 # when the CPU has both (checked at run time); elsewhere the caller keeps im2col.
+# fast_layers also runs it backwards: at stride 1, dx is the convolution of
+# dout with the flipped filters (channel axes swapped), zero padded by HH - 1 - pad.
 
 cdef extern from *:
     """
