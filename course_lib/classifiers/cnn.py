@@ -136,10 +136,8 @@ class ThreeLayerConvNet:
         else:
             dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)
             _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, conv_cache)
-        # Without regularization the L2 terms are zero: skip their passes over the weights.
-        if self.reg:
-            for name, weights in (("W1", W1), ("W2", W2), ("W3", W3)):
-                loss += 0.5 * self.reg * np.sum(weights * weights)
-                grads[name] += self.reg * weights
+        for name, weights in (("W1", W1), ("W2", W2), ("W3", W3)):
+            loss += 0.5 * self.reg * np.sum(weights * weights)
+            grads[name] += self.reg * weights
         ### END SOLUTION
         return loss, grads
