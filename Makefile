@@ -20,7 +20,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # pip's own output goes to a log: one line per package it collects, shown as it goes.
-$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py course_lib/_im2col.pyx
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py $(wildcard course_lib/*.pyx)
 	@echo "[install 2/3] installing the project and its dependencies (numpy, nbgrader, torch CPU, ...) into $(VENV);"
 	@echo "              a few minutes the first time; full log in $(VENV)/install.log"
 	@$(BIN)/python -m pip install --progress-bar off -e '.[instructor,test]' > $(VENV)/install.log 2>&1 & pid=$$!; \

@@ -3,8 +3,17 @@ import os
 import platform
 
 
+def cython_version():
+    """Cython builds the extension in pip's isolated build environment, so it is usually not
+    installed beside it; the version that built it is then unknown here."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("Cython")
+    except PackageNotFoundError:
+        return "not installed (only pip's build environment had it)"
+
+
 def machine_description():
-    import Cython
     import numpy as np
     import torch
     cpu = platform.processor() or platform.machine()
@@ -21,7 +30,7 @@ def machine_description():
         "python": platform.python_version(),
         "numpy": f"{np.__version__} ({blas})",
         "torch": f"{torch.__version__} (oneDNN {torch.backends.mkldnn.is_available()})",
-        "cython": Cython.__version__,
+        "cython": cython_version(),
         "allocator": allocator_description(),
     }
 

@@ -1,7 +1,8 @@
 """The NumPy kernels of course_lib.fast_layers: used when the compiled extension is not built.
 
 Each does what the matching kernel of ``course_lib._im2col`` does, with the
-same arguments, writing into the arrays it is given.
+same arguments, writing into the arrays it is given. The sizing helpers
+(output_size, image_chunks, images_per_chunk) serve the compiled path too.
 """
 import types
 
@@ -11,6 +12,19 @@ from numpy.lib.stride_tricks import as_strided
 
 def output_size(size, pad, window, stride):
     return (size + 2 * pad - window) // stride + 1
+
+
+def image_chunks(total, size):
+    """[start, end) ranges of at most size images covering 0..total."""
+    for start in range(0, total, size):
+        yield start, min(total, start + size)
+
+
+def images_per_chunk(n, bytes_per_image, chunk_bytes):
+    """How many images to process at once; chunk_bytes None means the whole batch."""
+    if chunk_bytes is None:
+        return max(1, n)
+    return max(1, min(n, chunk_bytes // bytes_per_image))
 
 
 def tap_slice(offset, stride, count):

@@ -45,6 +45,8 @@ CONV_CASES = [
     # (a last row and column of half-empty 2x2 tiles), no padding and wide padding.
     ((2, 3, 7, 9), (4, 3, 3, 3), 1, 0),
     ((3, 2, 5, 6), (3, 2, 3, 3), 1, 2),
+    # Stride 1 with padding as wide as the filter: dx cannot be a direct convolution of dout.
+    ((2, 2, 4, 5), (3, 2, 2, 2), 1, 2),
 ]
 # (x shape, pool_height, pool_width, stride)
 POOL_CASES = [
@@ -145,6 +147,51 @@ def test_image_groups_do_not_change_results(monkeypatch, forward, backward, w_sh
         assert_close(grad, expected, tol=1e-10, name=name)
 
 
+needs_direct_kernel = pytest.mark.skipif(
+    not fast_layers._DIRECT_CONV, reason="the direct kernel needs an x86-64 CPU with AVX2 and FMA")
+
+
+@needs_direct_kernel
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", [
+    ((3, 3, 21, 37), (7, 3, 7, 7), 1, 3),  # full tiles, then edges on every side
+    ((2, 3, 35, 40), (5, 3, 3, 3), 2, 1),
+    ((2, fast_layers.DIRECT_MAX_CHANNELS, 12, 20), (4, fast_layers.DIRECT_MAX_CHANNELS, 3, 3), 1, 1),
+])
+def test_direct_kernel_matches_float64_im2col(x_shape, w_shape, stride, pad):
+    rng = np.random.default_rng(10)
+    x, w, b = _conv_inputs(rng, x_shape, w_shape, np.float32)
+    conv_param = _conv_param(stride, pad)
+    expected, _ = fast_layers.conv_forward_im2col(
+        x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), conv_param)
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    fast_layers._compiled.direct_conv_forward_into(x, w, b, out, pad, stride)
+    assert_close_to_float64(out, expected, np.float32, "out")
+
+
+@needs_direct_kernel
+@pytest.mark.parametrize("dtype, channels, used", [
+    (np.float32, 3, True), (np.float32, fast_layers.DIRECT_MAX_CHANNELS + 1, False), (np.float64, 3, False)])
+def test_fast_conv_runs_the_direct_kernel_on_few_float32_channels(monkeypatch, dtype, channels, used):
+    calls = []
+    kernel = fast_layers._compiled.direct_conv_forward_into
+    monkeypatch.setattr(fast_layers._compiled, "direct_conv_forward_into",
+                        lambda *args: calls.append(args) or kernel(*args))
+    rng = np.random.default_rng(11)
+    x, w, b = _conv_inputs(rng, (2, channels, 6, 6), (3, channels, 5, 5), dtype)
+    out, cache = fast_layers.conv_forward_fast(x, w, b, _conv_param(1, 2))
+    assert len(calls) == used
+    # Stride 1 and a square filter: dx is a direct convolution of dout too.
+    fast_layers.conv_backward_fast(np.ones_like(out), cache)
+    assert len(calls) == 2 * used
+
+
+@needs_direct_kernel
+def test_direct_kernel_refuses_disagreeing_shapes():
+    x, w, b = _conv_inputs(np.random.default_rng(12), (2, 3, 6, 6), (4, 3, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="disagree"):
+        fast_layers._compiled.direct_conv_forward_into(x, w, b, np.empty((2, 4, 5, 6), np.float32), 1, 1)
+
+
 def test_ties_route_to_the_first_maximum():
     x = np.ones((1, 1, 4, 4))
     out, cache = fast_layers.max_pool_forward_fast(x, _pool_param(2, 2, 2))
@@ -152,6 +199,17 @@ def test_ties_route_to_the_first_maximum():
     expected = np.zeros((4, 4))
     expected[0, 0], expected[0, 2], expected[2, 0], expected[2, 2] = 1, 2, 3, 4
     np.testing.assert_array_equal(dx[0, 0], expected)
+
+
+@pytest.mark.parametrize("pool_param", [_pool_param(2, 2, 2), _pool_param(3, 3, 2)])
+@pytest.mark.parametrize("bad_position", [-1, 9])
+def test_pool_backward_refuses_a_corrupt_winner(pool_param, bad_position):
+    x = np.random.default_rng(13).standard_normal((2, 3, 9, 9))
+    out, (x, pool_param, winner) = fast_layers.max_pool_forward_fast(x, pool_param)
+    winner = winner.copy()
+    winner[1, 2, 0, 1] = bad_position
+    with pytest.raises(ValueError, match="corrupt"):
+        fast_layers.max_pool_backward_fast(np.ones_like(out), (x, pool_param, winner))
 
 
 def test_fast_conv_passes_a_numerical_gradient_check():

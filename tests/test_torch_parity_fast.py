@@ -21,6 +21,8 @@ CONV_CASES = [
     ((2, 4, 8, 7), (3, 4, 4, 3), 2, 0),  # taller than wide, no padding
     ((2, 3, 10, 9), (2, 3, 3, 2), 2, 0),  # floor rule: 10 - 3 = 7 is odd, the last row is unused
     ((1, 2, 13, 11), (3, 2, 5, 4), 3, 1),  # floor rule on both axes
+    # float32 with few channels runs the direct kernel: full 2x16 tiles, then partial ones.
+    ((2, 3, 21, 37), (7, 3, 7, 7), 1, 3),
 ]
 POOL_CASES = [
     # (x shape, pool_height, pool_width, stride)

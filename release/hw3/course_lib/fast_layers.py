@@ -4,11 +4,13 @@ Convolution is im2col followed by matrix products: the input values under
 every filter position are gathered into columns, so that the convolution of
 an image becomes ``w.reshape(F, -1) @ cols``. 3x3 filters at stride 1 use
 Winograd's F(2x2, 3x3) algorithm instead, which needs 2.25 times fewer
-multiplications. The gathering (im2col), its adjoint (col2im), the Winograd
-transforms and max pooling are compiled kernels from the Cython extension
-``course_lib._im2col``, built by ``pip install -e .``. When the extension is
-missing, NumPy kernels run instead (im2col for every convolution), after one
-warning that says how to build it.
+multiplications. In float32, images with at most DIRECT_MAX_CHANNELS channels
+are convolved directly instead, in registers, on CPUs with AVX2 and FMA: their
+im2col products are too thin to run at BLAS speed. The gathering (im2col), its
+adjoint (col2im), the Winograd transforms, the direct kernel and max pooling
+are compiled kernels from the Cython extension ``course_lib._im2col``, built by
+``pip install -e .``. When the extension is missing, NumPy kernels run instead
+(im2col for every convolution), after one warning that says how to build it.
 
 Every function keeps the input dtype (float32 or float64) end to end. Unlike
 the naive layers, sizes need not divide exactly: like PyTorch, the output has
@@ -26,12 +28,17 @@ import numpy as np
 
 from course_lib._checks import check_image_batch, check_shape, check_window_fits, float_array, int_setting
 from course_lib._numpy_kernels import KERNELS as NUMPY_KERNELS
-from course_lib._numpy_kernels import output_size
+from course_lib._numpy_kernels import image_chunks, images_per_chunk, output_size
+from course_lib._winograd import winograd_backward, winograd_forward
 
 try:
     from course_lib import _im2col as _compiled
 except ImportError:
     _compiled = None
+_DIRECT_CONV = _compiled is not None and _compiled.direct_conv_available()
+# Up to this many input channels the direct kernel beat im2col and Winograd (float32,
+# 1 thread, 3x3 to 7x7 filters); at 32 and 64 channels Winograd's fewer products win.
+DIRECT_MAX_CHANNELS = 16
 
 EXTENSION_MISSING = (
     "course_lib._im2col, the compiled part of course_lib.fast_layers, is not built, so "
@@ -85,18 +92,6 @@ def _pool_settings(x, pool_param, layer):
     return pool_height, pool_width, stride
 
 
-def _chunks(total, size):
-    for start in range(0, total, size):
-        yield start, min(total, start + size)
-
-
-def _images_per_chunk(n, bytes_per_image, chunk_bytes):
-    """How many images to process at once; chunk_bytes None means the whole batch."""
-    if chunk_bytes is None:
-        return max(1, n)
-    return max(1, min(n, chunk_bytes // bytes_per_image))
-
-
 class _ConvGeometry:
     """Checked sizes of one convolution: x (N, C, H, W), w (F, C, HH, WW)."""
 
@@ -114,6 +109,17 @@ class _ConvGeometry:
         return (kernels is _compiled and _compiled is not None
                 and (self.filter_height, self.filter_width, self.stride) == (3, 3, 1))
 
+    def direct_suits(self, kernels, dtype):
+        """The direct kernel: compiled for this CPU, float32 and few input channels."""
+        return (kernels is _compiled and _DIRECT_CONV and dtype == np.float32
+                and self.channels <= DIRECT_MAX_CHANNELS)
+
+    def direct_input_gradient_suits(self, kernels, dtype):
+        """dx by the direct kernel too: stride 1, square filters and pad < HH (dout is then
+        padded by HH - 1 - pad >= 0 on every side)."""
+        return (self.direct_suits(kernels, dtype) and self.stride == 1
+                and self.filter_height == self.filter_width and self.pad < self.filter_height)
+
 
 def _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes):
     """out = weights @ columns + bias, one matrix product per image (NumPy kernels) or per
@@ -121,10 +127,10 @@ def _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes):
     if kernels is not NUMPY_KERNELS:
         return _grouped_forward(x, weights, bias, geometry, chunk_bytes)
     plane = geometry.out_height * geometry.out_width
-    group = _images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
+    group = images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
     cols_buffer = np.empty((group, weights.shape[1], plane), dtype=x.dtype)
     out = np.empty((geometry.n, geometry.filters, plane), dtype=x.dtype)
-    for n0, n1 in _chunks(geometry.n, group):
+    for n0, n1 in image_chunks(geometry.n, group):
         cols = cols_buffer[:n1 - n0]
         kernels.im2col_into(x, cols, n0, n1, *geometry.window)
         # The bias is added while this group's output is still in the cache.
@@ -138,12 +144,12 @@ def _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes):
         return _grouped_backward(dout, x, weights, geometry, chunk_bytes)
     plane = geometry.out_height * geometry.out_width
     dout = dout.reshape(geometry.n, geometry.filters, plane)
-    group = _images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
+    group = images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
     cols_buffer = np.empty((group, weights.shape[1], plane), dtype=x.dtype)
     dw_buffer = np.empty((group,) + weights.shape, dtype=x.dtype)
     dw = np.zeros_like(weights)
     dx = np.empty_like(x)
-    for n0, n1 in _chunks(geometry.n, group):
+    for n0, n1 in image_chunks(geometry.n, group):
         cols = cols_buffer[:n1 - n0]
         kernels.im2col_into(x, cols, n0, n1, *geometry.window)
         dw += np.matmul(dout[n0:n1], cols.transpose(0, 2, 1), out=dw_buffer[:n1 - n0]).sum(axis=0)
@@ -158,10 +164,10 @@ def _column_groups(x, rows, geometry, chunk_bytes):
     columns of _im2col.pyx, cols (rows, count * plane) and products (F, count, plane),
     reused between groups."""
     plane = geometry.out_height * geometry.out_width
-    group = _images_per_chunk(geometry.n, (rows + geometry.filters) * plane * x.itemsize, chunk_bytes)
+    group = images_per_chunk(geometry.n, (rows + geometry.filters) * plane * x.itemsize, chunk_bytes)
     cols_buffer = np.empty(rows * group * plane, dtype=x.dtype)
     products_buffer = np.empty(geometry.filters * group * plane, dtype=x.dtype)
-    for n0, n1 in _chunks(geometry.n, group):
+    for n0, n1 in image_chunks(geometry.n, group):
         count = n1 - n0
         yield (n0, n1, cols_buffer[:rows * count * plane].reshape(rows, count * plane),
                products_buffer[:geometry.filters * count * plane].reshape(geometry.filters, count, plane))
@@ -176,91 +182,32 @@ def _grouped_forward(x, weights, bias, geometry, chunk_bytes):
     return out.reshape(geometry.out_shape)
 
 
-def _grouped_backward(dout, x, weights, geometry, chunk_bytes):
-    dout = dout.reshape(geometry.n, geometry.filters, -1)
-    dw = np.zeros_like(weights)
-    dx = np.empty_like(x)
+def _grouped_backward(dout, x, weights, geometry, chunk_bytes, input_gradient=True):
+    """dx (None unless input_gradient) and dw, from the grouped columns."""
+    dout = dout.reshape(geometry.n, geometry.filters, geometry.out_height * geometry.out_width)
+    # dw transposed: OpenBLAS ran cols @ grads.T 6% faster than grads @ cols.T (7x7, 3 channels).
+    dw_t = np.zeros_like(weights.T)
+    dx = np.empty_like(x) if input_gradient else None
     for n0, n1, cols, grads in _column_groups(x, weights.shape[1], geometry, chunk_bytes):
         _compiled.im2col_grouped_into(x, cols, n0, n1, *geometry.window)
         np.copyto(grads, dout[n0:n1].transpose(1, 0, 2))
         grads = grads.reshape(geometry.filters, -1)
-        dw += grads @ cols.T
-        # The columns are no longer needed: their buffer receives their gradient.
-        np.matmul(weights.T, grads, out=cols)
-        _compiled.col2im_grouped_into(cols, dx, n0, n1, *geometry.window)
-    return dx, dw
+        dw_t += cols @ grads.T
+        if input_gradient:
+            # The columns are no longer needed: their buffer receives their gradient.
+            np.matmul(weights.T, grads, out=cols)
+            _compiled.col2im_grouped_into(cols, dx, n0, n1, *geometry.window)
+    return dx, dw_t.T
 
 
-# Winograd's filter transform: G g G^T turns each 3x3 filter into a 4x4 block.
-_WINOGRAD_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
-
-
-def _winograd_tiles(geometry):
-    return ((geometry.out_height + 1) // 2) * ((geometry.out_width + 1) // 2)
-
-
-def _block_buffer(rows, columns, dtype):
-    """A (16, rows * columns) work array whose 16 planes do not start 4 KiB apart.
-
-    The transform kernels write one element to each of the 16 planes per tile; at
-    a multiple of 4 KiB apart those 16 streams fall into one set of the L1 cache
-    and evict each other (4x slower on the CPUs measured).
-    """
-    itemsize = np.dtype(dtype).itemsize
-    length = rows * columns + 64 // itemsize
-    while not 512 <= (length * itemsize) % 4096 <= 3584:
-        length += 64 // itemsize
-    return np.empty((16, length), dtype=dtype)
-
-
-def _winograd_groups(geometry, dtype, chunk_bytes):
-    """Yield (n0, n1, blocks_in, blocks_out): image groups with work arrays of shapes
-    (16, channels, tiles) and (16, filters, tiles), reused between groups."""
-    tiles = _winograd_tiles(geometry)
-    per_image = 16 * (geometry.channels + geometry.filters) * tiles * np.dtype(dtype).itemsize
-    group = _images_per_chunk(geometry.n, per_image, chunk_bytes)
-    in_buffer = _block_buffer(geometry.channels, group * tiles, dtype)
-    out_buffer = _block_buffer(geometry.filters, group * tiles, dtype)
-    for n0, n1 in _chunks(geometry.n, group):
-        count = (n1 - n0) * tiles
-        yield (n0, n1, in_buffer[:, :geometry.channels * count].reshape(16, -1, count),
-               out_buffer[:, :geometry.filters * count].reshape(16, -1, count))
-
-
-def _winograd_filters(w, dtype):
-    """(16, F, C): G g G^T of every filter, one (F, C) matrix per element of the 4x4 block."""
-    g = _WINOGRAD_G.astype(dtype)
-    blocks = g @ w.astype(dtype, copy=False) @ g.T
-    return np.ascontiguousarray(blocks.transpose(2, 3, 0, 1)).reshape(16, *w.shape[:2])
-
-
-def _winograd_forward(x, w, bias, geometry, chunk_bytes):
-    """3x3, stride 1 convolution by Winograd F(2x2, 3x3): 16 matrix products per group of images."""
-    filters = _winograd_filters(w, x.dtype)
-    out = np.empty(geometry.out_shape, dtype=x.dtype)
-    for n0, n1, inputs, products in _winograd_groups(geometry, x.dtype, chunk_bytes):
-        _compiled.winograd_input_into(x, inputs, n0, n1, geometry.pad)
-        np.matmul(filters, inputs, out=products)
-        _compiled.winograd_output_into(products, bias, out, n0, n1, geometry.pad)
-    return out
-
-
-def _winograd_backward(dout, x, w, geometry, chunk_bytes):
-    """dx and dw of _winograd_forward, through the adjoints of its transforms."""
-    filters = _winograd_filters(w, x.dtype)
-    dfilters = np.zeros_like(filters)
-    dx = np.empty_like(x)
-    for n0, n1, inputs, grads in _winograd_groups(geometry, x.dtype, chunk_bytes):
-        _compiled.winograd_input_into(x, inputs, n0, n1, geometry.pad)
-        _compiled.winograd_output_adjoint_into(dout, grads, n0, n1, geometry.pad)
-        dfilters += np.matmul(grads, inputs.transpose(0, 2, 1))
-        # The transformed inputs are no longer needed: their buffer receives their gradient.
-        np.matmul(filters.transpose(0, 2, 1), grads, out=inputs)
-        _compiled.winograd_input_adjoint_into(inputs, dx, n0, n1, geometry.pad)
-    g = _WINOGRAD_G.astype(x.dtype)
-    # The adjoint of the filter transform: G^T dU G for every (filter, channel) pair.
-    blocks = dfilters.reshape(4, 4, *w.shape[:2]).transpose(2, 3, 0, 1)
-    return dx, g.T @ blocks @ g
+def _direct_input_gradient(dout, w, x_shape, geometry):
+    """dx of a stride-1 convolution, by the direct kernel: the convolution of dout, zero padded
+    by HH - 1 - pad, with the filters flipped and their two channel axes swapped."""
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), dtype=dout.dtype)
+    dx = np.empty(x_shape, dtype=dout.dtype)
+    _compiled.direct_conv_forward_into(dout, flipped, np.zeros(x_shape[1], dtype=dout.dtype), dx,
+                                       geometry.filter_height - 1 - geometry.pad, 1)
+    return dx
 
 
 def _conv_inputs(x, w, b, layer):
@@ -268,39 +215,55 @@ def _conv_inputs(x, w, b, layer):
     return np.ascontiguousarray(x), np.asarray(w), np.asarray(b)
 
 
-def _conv_forward(x, w, b, conv_param, kernels, chunk_bytes, layer, winograd):
+def _conv_forward(x, w, b, conv_param, kernels, chunk_bytes, layer, fastest):
     x, w, b = _conv_inputs(x, w, b, layer)
     geometry = _ConvGeometry(x, w, b, conv_param, layer)
     bias = b.astype(x.dtype, copy=False)
-    if winograd and geometry.winograd_suits(kernels):
-        out = _winograd_forward(x, w, bias, geometry, chunk_bytes)
+    if fastest and geometry.direct_suits(kernels, x.dtype):
+        out = np.empty(geometry.out_shape, dtype=x.dtype)
+        _compiled.direct_conv_forward_into(x, np.ascontiguousarray(w, dtype=x.dtype),
+                                           np.ascontiguousarray(bias), out, geometry.pad, geometry.stride)
+    elif fastest and geometry.winograd_suits(kernels):
+        out = winograd_forward(x, w, bias, geometry, chunk_bytes)
     else:
         weights = w.reshape(geometry.filters, -1).astype(x.dtype, copy=False)
         out = _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes)
     return out, (x, w, b, conv_param)
 
 
-def _conv_backward(dout, cache, kernels, chunk_bytes, layer, winograd):
+def _conv_backward(dout, cache, kernels, chunk_bytes, layer, fastest):
     x, w, b, conv_param = cache
     geometry = _ConvGeometry(x, w, b, conv_param, layer)
     dout = np.asarray(dout)
     check_shape(f"{layer}: dout", dout, geometry.out_shape)
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
-    if winograd and geometry.winograd_suits(kernels):
-        dx, dw = _winograd_backward(dout, x, w, geometry, chunk_bytes)
+    weights = w.reshape(geometry.filters, -1).astype(x.dtype, copy=False)
+    if fastest and geometry.direct_input_gradient_suits(kernels, x.dtype):
+        _, dw = _grouped_backward(dout, x, weights, geometry, chunk_bytes, input_gradient=False)
+        dx = _direct_input_gradient(dout, w, x.shape, geometry)
+    elif fastest and geometry.winograd_suits(kernels):
+        dx, dw = winograd_backward(dout, x, w, geometry, chunk_bytes)
     else:
-        weights = w.reshape(geometry.filters, -1).astype(x.dtype, copy=False)
         dx, dw = _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes)
-    db = dout.sum(axis=(0, 2, 3))
-    return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), db.astype(b.dtype, copy=False)
+    return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), _bias_gradient(dout).astype(b.dtype, copy=False)
+
+
+def _bias_gradient(dout):
+    """dout summed over images and positions: a matrix-vector product per plane runs 1.5 to 2
+    times faster than dout.sum(axis=(0, 2, 3))."""
+    n, filters, height, width = dout.shape
+    planes = dout.reshape(n * filters, height * width)
+    return (planes @ np.ones(height * width, dtype=dout.dtype)).reshape(n, filters).sum(axis=0)
 
 
 def conv_forward_fast(x, w, b, conv_param):
     """Convolution by the fastest method available for its shape.
 
-    3x3 filters at stride 1 use Winograd's F(2x2, 3x3) algorithm (2.25 times
-    fewer multiplications; needs the compiled extension); everything else uses
-    im2col and matrix products, as conv_forward_im2col.
+    float32 images with few channels are convolved directly (compiled kernel,
+    CPUs with AVX2 and FMA); otherwise 3x3 filters at stride 1 use Winograd's
+    F(2x2, 3x3) algorithm (2.25 times fewer multiplications; needs the compiled
+    extension); everything else uses im2col and matrix products, as
+    conv_forward_im2col.
 
     Inputs:
     - x: images of shape (N, C, H, W), float32 or float64.
