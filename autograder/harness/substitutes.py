@@ -9,14 +9,13 @@ together: when any prerequisite of a test failed, every prerequisite that is
 a plain module-level function (``layers.affine_forward``) is replaced; methods
 and classes are left as they are.
 
-The worker is hostile: every message is bounded in size, every archive read
-within a budget and without pickles, only the allowed functions are called,
+The worker is hostile: every message is bounded in size, its arrays are raw
+numeric bytes checked against the message's length (never pickles), only the allowed functions are called,
 each call runs within the program's wall time and a memory budget, answers
 are written without blocking, and a worker that exceeds the limits of a
 program loses its channel (its proxies then raise).
 """
 import inspect
-import json
 import signal
 import socket
 import threading
@@ -27,7 +26,6 @@ from contextlib import contextmanager
 import numpy as np
 
 from autograder import proxy
-from autograder.harness import archives
 from autograder.harness.accuracy import memory_budget
 
 MAX_MESSAGE_BYTES = 16 << 20
@@ -150,9 +148,11 @@ class ReferenceService:
     def answer(self, body, allowed, deadline):
         """The packed answer to one request: the reference's result, or an error for the worker to raise."""
         try:
-            arrays, meta = read_message(body)
+            try:
+                message, arrays = proxy.unpack(body, MAX_ARRAYS)
+            except (ValueError, UnicodeDecodeError, RecursionError) as problem:
+                raise ValueError(f"unreadable request ({problem})") from None
             request = proxy.Decoder(arrays)
-            message = json.loads(meta)
             name = message.get("fn") if isinstance(message, dict) else None
             if name not in allowed:
                 raise ValueError(f"{name!r} is not a function this test may call through the reference")
@@ -183,22 +183,6 @@ class ReferenceService:
     def finish(self):
         if self.open:
             self.close("")
-
-
-def read_message(body):
-    """(arrays, meta text) of a request, read as an untrusted archive."""
-    budget = archives.Budget(max_bytes=2 * MAX_MESSAGE_BYTES, max_files=MAX_ARRAYS + 1, seconds=10.0)
-    try:
-        arrays, problems = archives.read_npz(bytes(body), budget, numeric_only, max_arrays=MAX_ARRAYS + 1)
-    except (archives.MemberProblem, archives.BudgetExceeded) as problem:
-        raise ValueError(f"unreadable request: {problem}") from None
-    if problems or "meta" not in arrays or arrays["meta"].dtype != np.uint8 or arrays["meta"].ndim != 1:
-        raise ValueError("unreadable request")
-    return arrays, arrays.pop("meta").tobytes().decode("utf-8")
-
-
-def numeric_only(name, dtype, shape):
-    return None if dtype.kind in proxy.NUMERIC_KINDS else f"dtype {dtype} is not numeric"
 
 
 def call_within(function, args, kwargs, state, deadline):
