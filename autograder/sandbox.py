@@ -305,7 +305,7 @@ def _wait(process, worker, job, count, seconds, stdout, service=None):
         cpu = max(cpu, _most_cpu(worker))
         try:
             if service is not None:
-                service.serve(completed, program_started + seconds, timeout=0.05)
+                service.serve(program_started + seconds, timeout=0.05)
             process.wait(timeout=0.05 if service is None else 0)
             return False, offsets, cpu
         except subprocess.TimeoutExpired:

@@ -40,7 +40,7 @@ def serve_while(service, work, seconds=20.0):
     thread.start()
     deadline = time.monotonic() + seconds
     while thread.is_alive() and time.monotonic() < deadline:
-        service.serve(0, deadline, timeout=0.01)
+        service.serve(deadline, timeout=0.01)
     thread.join(timeout=5)
     service.finish()
     if "error" in outcome:
@@ -163,7 +163,7 @@ def raw_service(reference):
 def pump(service, seconds=2.0):
     deadline = time.monotonic() + seconds
     while service.open and time.monotonic() < deadline:
-        service.serve(0, deadline + 10, timeout=0.01)
+        service.serve(deadline + 10, timeout=0.01)
 
 
 @pytest.mark.parametrize("data", [

@@ -70,13 +70,14 @@ class TimeUp(Exception):
 class ReferenceService:
     """The grading process's end of one worker's channel.
 
-    ``allowed``: for each program of the request, the names it may call.
+    ``allowed``: for each program of the request, the names it substitutes; the worker may call any of
+    them (the grading process cannot tell exactly when one program ends and the next starts).
     ``serve`` is called in the sandbox's wait loop.
     """
 
     def __init__(self, reference, allowed):
         self.reference = reference
-        self.allowed = [set(names) for names in allowed]
+        self.allowed = {name for names in allowed for name in names}
         self.ours, theirs = socket.socketpair()
         self.ours.setblocking(False)
         self.worker_descriptor = theirs.detach()
@@ -87,23 +88,23 @@ class ReferenceService:
         self.open = True
         self.problem = ""
 
-    def serve(self, program, deadline, timeout):
-        """Wait up to ``timeout`` s for the worker, answer what it asked (while running ``program``)."""
-        if not self.open:
-            time.sleep(timeout)
-            return
+    def serve(self, deadline, timeout):
+        """Answer what the worker asks for ``timeout`` s (the reference calls end by ``deadline``)."""
         import select
 
-        writing = [self.ours] if self.outgoing else []
-        reading = [] if self.outgoing else [self.ours]
-        readable, writable, _ = select.select(reading, writing, [], timeout)
-        try:
-            if writable:
-                self.write()
-            if readable:
-                self.read(program, deadline)
-        except Closed as reason:
-            self.close(str(reason))
+        end = time.monotonic() + timeout
+        while self.open and time.monotonic() < end:
+            writing = [self.ours] if self.outgoing else []
+            reading = [] if self.outgoing else [self.ours]
+            readable, writable, _ = select.select(reading, writing, [], max(0.0, end - time.monotonic()))
+            try:
+                if writable:
+                    self.write()
+                if readable:
+                    self.read(deadline)
+            except Closed as reason:
+                self.close(str(reason))
+        time.sleep(max(0.0, end - time.monotonic()))
 
     def write(self):
         try:
@@ -114,7 +115,7 @@ class ReferenceService:
             raise Closed(f"the worker closed its channel ({error})") from None
         self.outgoing = self.outgoing[sent:]
 
-    def read(self, program, deadline):
+    def read(self, deadline):
         try:
             chunk = self.ours.recv(READ_CHUNK)
         except BlockingIOError:
@@ -141,8 +142,7 @@ class ReferenceService:
         self.calls += 1
         if self.calls > MAX_CALLS:
             raise Closed(f"the worker made more than {MAX_CALLS} calls")
-        allowed = self.allowed[program] if program < len(self.allowed) else set()
-        self.outgoing = self.answer(body, allowed, deadline)
+        self.outgoing = self.answer(body, self.allowed, deadline)
         self.write()
 
     def answer(self, body, allowed, deadline):
