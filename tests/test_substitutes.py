@@ -244,3 +244,123 @@ def test_malformed_messages_are_refused(body):
 def test_decoding_refuses_unknown_or_too_deep_values(value):
     with pytest.raises(ValueError):
         proxy.Decoder({}).decode(value)
+
+
+# Through a real worker, in each way the sandbox can start one ---------------------------------------
+
+WRONG_LAYERS = '''
+import numpy as np
+
+
+def affine_forward(x, w, b):
+    return x.reshape(x.shape[0], -1) @ w + b + 1.0, (x, w, b)
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    raise NotImplementedError
+'''
+LAYER_UTILS = '''
+from course_lib.layers import affine_forward
+
+
+def affine_twice(x, w, b):
+    return affine_forward(affine_forward(x, w, b)[0], np.eye(w.shape[1]), np.zeros(w.shape[1]))[0]
+
+
+import numpy as np
+'''
+HOSTILE = '''
+import os
+import socket
+import struct
+import time
+
+
+def channel():
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            return socket.socket(fileno=os.dup(int(name)))
+        except OSError:
+            continue
+
+
+def flood(x):
+    connection = channel()
+    connection.setblocking(True)
+    while True:
+        connection.sendall(struct.pack(">I", 64 << 20) + b"x" * (1 << 20))
+
+
+def stall(x):
+    connection = channel()
+    connection.sendall(struct.pack(">I", 4) + b"junk")
+    time.sleep(1000)
+'''
+
+
+@pytest.fixture
+def submission(tmp_path):
+    folder = tmp_path / "submission" / "course_lib"
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("")
+    (folder / "layers.py").write_text(WRONG_LAYERS)
+    (folder / "layer_utils.py").write_text(LAYER_UTILS)
+    (folder / "hostile.py").write_text(HOSTILE)
+    return folder.parent
+
+
+@pytest.fixture(params=["namespaces", "no namespaces", "no user switch"])
+def worker_mode(request, monkeypatch):
+    from autograder import isolation, sandbox
+
+    if request.param == "no namespaces":
+        monkeypatch.setattr(sandbox, "_namespaced", lambda identity: False)
+    if request.param == "no user switch":
+        monkeypatch.setenv(isolation.MODE_VARIABLE, "reduced")
+    return request.param
+
+
+def test_proxies_reach_the_reference_from_a_real_worker(submission, reference, worker_mode):
+    from autograder.sandbox import Limits, run_worker
+    from autograder.suites.spec import arg, call, inp, program, res
+
+    rng = np.random.default_rng(1)
+    inputs = {"x": rng.normal(size=(4, 3)), "w": rng.normal(size=(3, 5)), "b": rng.normal(size=5),
+              "gamma": np.ones(5), "beta": np.zeros(5)}
+    body = program([call("layer_utils.affine_twice", inp("x"), inp("w"), inp("b")),
+                    call("layers.batchnorm_forward", res(0), inp("gamma"), inp("beta"), {"mode": "train"})],
+                   {"out": res(0), "normalized": res(1, 0), "running_mean": arg(1, 3, "running_mean")})
+    names = ["layers.affine_forward", "layers.batchnorm_forward"]
+    service = substitutes.ReferenceService(reference, [names])
+    result = run_worker({"programs": [dict(body, substitutes=names), body]}, [inputs, inputs], submission,
+                        Limits(wall_seconds=30), service=service)
+    assert result.status == "ok", result.problem
+    (arrays, reply), (_, unsubstituted) = result.programs
+    assert reply["status"] == "ok", reply["error"]
+    affine = reference.attribute("layers.affine_forward")
+    expected = affine(inputs["x"], inputs["w"], inputs["b"])[0]
+    np.testing.assert_allclose(arrays["out"], expected, rtol=1e-12)
+    bn_param = {"mode": "train"}
+    normalized = reference.attribute("layers.batchnorm_forward")(expected, inputs["gamma"], inputs["beta"], bn_param)[0]
+    np.testing.assert_allclose(arrays["normalized"], normalized, rtol=1e-12)
+    np.testing.assert_allclose(arrays["running_mean"], bn_param["running_mean"], rtol=1e-12)
+    # The student's own functions are back for the next program.
+    assert unsubstituted["status"] == "error" and unsubstituted["error"]["not_implemented"]
+
+
+@pytest.mark.parametrize("attack", ["flood", "stall"])
+def test_a_worker_that_floods_or_stalls_its_channel_ends_at_its_wall_time(submission, reference, attack):
+    from autograder.sandbox import Limits, run_worker
+    from autograder.suites.spec import call, inp, program, res
+
+    service = substitutes.ReferenceService(reference, [["layers.affine_forward"]])
+    started = time.monotonic()
+    result = run_worker({"programs": [dict(program([call(f"hostile.{attack}", inp("x"))], {"out": res(0)}),
+                                           substitutes=["layers.affine_forward"])]},
+                        [{"x": np.zeros(2)}], submission, Limits(wall_seconds=3), service=service)
+    # The worker fails (its channel closed under it, or its wall time ran out); the grading process is fine.
+    assert result.status in ("timeout", "crashed") or result.programs[0][1]["status"] == "error"
+    assert time.monotonic() - started < 30
+    assert not service.open
+    if attack == "flood":
+        assert "larger than 16 MB" in service.problem
