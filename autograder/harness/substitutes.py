@@ -53,10 +53,12 @@ def plain_functions(reference, names):
 
 def substitutes_for(test, failed, reference):
     """The functions a test runs with the reference's in place of the student's: all its plain-function
-    prerequisites when any of its prerequisites failed its own tests, else none."""
+    prerequisites when any of them failed its own tests, else none (a failing method or class is the
+    student's to carry, as before)."""
     if not any(name in failed for name in test.requires):
         return []
-    return plain_functions(reference, test.requires)
+    plain = plain_functions(reference, test.requires)
+    return plain if any(name in failed for name in plain) else []
 
 
 class Closed(Exception):
