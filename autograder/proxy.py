@@ -267,8 +267,10 @@ class Installed:
 
 
 def course_lib_modules():
+    """The loaded modules of course_lib (whatever else the student's code put in sys.modules is skipped)."""
     return [module for name, module in list(sys.modules.items())
-            if module is not None and (name == "course_lib" or name.startswith("course_lib."))]
+            if (name == "course_lib" or name.startswith("course_lib."))
+            and isinstance(module, type(sys)) and isinstance(getattr(module, "__dict__", None), dict)]
 
 
 def install(names, channel, find):
