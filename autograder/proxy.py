@@ -263,7 +263,7 @@ class Installed:
         for module in course_lib_modules():
             for key, value in list(vars(module).items()):
                 if id(value) in self.originals and self.originals[id(value)][0] is value:
-                    setattr(module, key, self.originals[id(value)][1])
+                    vars(module)[key] = self.originals[id(value)][1]
 
 
 def course_lib_modules():
@@ -290,5 +290,5 @@ def install(names, channel, find):
         for module in course_lib_modules():
             for key, value in list(vars(module).items()):
                 if value is own:
-                    setattr(module, key, proxy)
+                    vars(module)[key] = proxy
     return installed
