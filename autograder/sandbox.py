@@ -33,6 +33,7 @@ from autograder import isolation, leftovers, namespaces
 from autograder.harness import archives
 
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
+PROXY_SOURCE = Path(__file__).with_name("proxy.py")
 # The worker runs without site-packages (-S: no .pth files, no editable installs
 # of course_lib shadowing the submission's); it is told where numpy lives.
 NUMPY_HOME = str(Path(np.__file__).resolve().parents[1])
@@ -87,13 +88,15 @@ class WorkerResult:
     log: str = ""  # the worker's stderr tail: for instructors only
 
 
-def run_worker(request, inputs, submission_dir, limits=Limits(), files=None, python=None):
+def run_worker(request, inputs, submission_dir, limits=Limits(), files=None, python=None, service=None):
     """Run the programs of ``request`` in order on the submission in ``submission_dir``.
 
     request: {"programs": [...]} (see autograder.worker); inputs: one dict of
     arrays per program; submission_dir: the folder holding ``course_lib/``;
     files: {name in the job folder: path to copy there} (e.g. a checkpoint).
     A program that runs longer than ``limits.wall_seconds`` ends the worker.
+    service: what answers the worker's calls of reference functions while it runs (see
+    autograder.harness.substitutes); the worker inherits its socket.
     """
     programs = request["programs"]
     if len(inputs) != len(programs):
@@ -107,10 +110,14 @@ def run_worker(request, inputs, submission_dir, limits=Limits(), files=None, pyt
             box.chmod(0o711)
             job = box / "job"
             job.mkdir()
+            if service is not None:
+                request = {**request, "channel": service.worker_descriptor}
             _prepare_job(job, request, inputs, Path(submission_dir), files or {})
             isolation.hand_over(job, identity)
-            return _run_job(job, len(programs), limits, python or sys.executable, identity, namespaced)
+            return _run_job(job, len(programs), limits, python or sys.executable, identity, namespaced, service)
         finally:
+            if service is not None:
+                service.finish()
             shutil.rmtree(box, ignore_errors=True)
             leftovers.remove_leftovers(identity)
 
@@ -125,6 +132,7 @@ def _namespaced(identity):
 
 def _prepare_job(job, request, inputs, submission_dir, files):
     shutil.copyfile(WORKER_SOURCE, job / "worker.py")
+    shutil.copyfile(PROXY_SOURCE, job / "proxy.py")
     (job / "request.json").write_text(json.dumps(request))
     for index, arrays in enumerate(inputs):
         np.savez(job / f"inputs_{index}.npz", **arrays)
@@ -133,13 +141,14 @@ def _prepare_job(job, request, inputs, submission_dir, files):
     shutil.copytree(submission_dir, job / "submission", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
-def _run_job(job, count, limits, python, identity, namespaced):
+def _run_job(job, count, limits, python, identity, namespaced, service):
     # stdout and stderr go to unnamed files the worker cannot reach by any path;
     # the file-size limit bounds them, and only their start (end) is read back.
     private_ipc = isolation.private_ipc_possible()
     cpu_seconds = limits.cpu_limit(count)
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         command, inherited, info = _command(job, python, identity, limits, namespaced, private_ipc)
+        inherited += (service.worker_descriptor,) if service is not None else ()
         kills_before = _oom_kills()
         try:
             process = subprocess.Popen(
@@ -161,7 +170,7 @@ def _run_job(job, count, limits, python, identity, namespaced):
                 os.close(descriptor)
         try:
             worker = namespaces.child_pid(info) if info is not None else process.pid
-            timed_out, offsets, cpu_used = _wait(process, worker, job, count, limits.wall_seconds, stdout)
+            timed_out, offsets, cpu_used = _wait(process, worker, job, count, limits.wall_seconds, stdout, service)
         finally:
             leftovers.end_processes(process.pid, identity)
             process.wait()
@@ -287,14 +296,17 @@ def _replacements(job, namespaced):
     return sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
 
 
-def _wait(process, worker, job, count, seconds, stdout):
-    """Wait for the worker; (True when one program ran longer than ``seconds``, stdout size after each
-    program, the CPU time of the worker's process when last seen: what names a SIGKILL at its CPU limit)."""
+def _wait(process, worker, job, count, seconds, stdout, service=None):
+    """Wait for the worker, answering its calls to the ``service`` meanwhile; (True when one program ran
+    longer than ``seconds``, stdout size after each program, the CPU time of the worker's process when last
+    seen: what names a SIGKILL at its CPU limit)."""
     completed, program_started, offsets, cpu = 0, time.monotonic(), [], 0.0
     while True:
         cpu = max(cpu, _most_cpu(worker))
         try:
-            process.wait(timeout=0.05)
+            if service is not None:
+                service.serve(program_started + seconds, timeout=0.05)
+            process.wait(timeout=0.05 if service is None else 0)
             return False, offsets, cpu
         except subprocess.TimeoutExpired:
             pass

@@ -51,7 +51,7 @@ PATH_MARKERS = ("course-grade-", "worker-job-")
 # The worker runtime is copied into every job (the worker may read it); the rest of this is secret.
 SECRET_SOURCES = ("autograder/harness/", "autograder/suites/", "autograder/sandbox.py", "autograder/isolation.py",
                   "autograder/layout.py")
-SHARED_SOURCES = ("autograder/worker.py", "stubs/")
+SHARED_SOURCES = ("autograder/worker.py", "autograder/proxy.py", "stubs/")
 
 
 @dataclass

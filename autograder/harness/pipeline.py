@@ -9,7 +9,7 @@ import resource
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from autograder.harness.logs import grade_experiment
 from autograder.harness.names import copy_of
 from autograder.harness.reference import ReferenceLibrary
 from autograder.harness.report import Report
+from autograder.harness.substitutes import ReferenceService, substitutes_for
 from autograder.harness.written import gradescope_entries
 from autograder.sandbox import Limits, run_worker
 from autograder.suites import plan_tests
@@ -48,6 +49,8 @@ class Context:
     reference: ReferenceLibrary
     deadline: float
     known: dict  # {test id: [(variant name, hint, its outputs)]}, see load_known_mistakes
+    failed: set = field(default_factory=set)  # functions with a test that failed so far
+    substituted: dict = field(default_factory=dict)  # {test id: functions graded with the reference's}
 
     def limits(self, tests, tests_left):
         """Wall time per test: the manifest's, at least 10x the reference's time, within the total budget
@@ -151,8 +154,26 @@ def with_printed(verdict, printed, test):
 
 
 def run_function_tests(tests, context, tests_left):
-    """Verdicts of the tests of one function, run in one worker; after a crash or timeout the rest
-    run in a fresh worker, so one failing check costs only itself."""
+    """Verdicts of the tests of one function, with the reference in place of the prerequisites that
+    failed their own tests (autograder.harness.substitutes). A test that still fails so is run again as
+    it is, and keeps the better verdict: the reference's cache format may not be the student's."""
+    substitutes = {test.id: substitutes_for(test, context.failed, context.reference) for test in tests}
+    verdicts = run_batches(tests, context, tests_left, substitutes)
+    again = [index for index, (test, verdict) in enumerate(zip(tests, verdicts))
+             if substitutes[test.id] and not verdict.passed and verdict.failure != "budget"]
+    plain = run_batches([tests[index] for index in again], context, tests_left, {})
+    for index, verdict in zip(again, plain):
+        if verdict.fraction >= verdicts[index].fraction:
+            verdicts[index] = verdict
+            substitutes[tests[index].id] = []
+    for test in tests:
+        context.substituted[test.id] = substitutes[test.id]
+    return verdicts
+
+
+def run_batches(tests, context, tests_left, substitutes):
+    """Verdicts of tests run in one worker; after a crash or timeout the rest run in a fresh worker, so
+    one failing check costs only itself. ``substitutes``: {test id: functions the reference stands in for}."""
     missing = [test.id for test in tests if test.id not in context.fixtures]
     if missing:
         raise KeyError(f"no fixture for test(s) {missing}: the autograder zip is incomplete")
@@ -164,9 +185,12 @@ def run_function_tests(tests, context, tests_left):
             verdicts += [Verdict(0.0, ["not run: the time budget of the whole assignment was used up"],
                                      failure="budget")] * len(batch)
             break
-        request = {"programs": [with_probes(test.program) for test in batch]}
+        replaced = [substitutes.get(test.id, []) for test in batch]
+        request = {"programs": [dict(with_probes(test.program), substitutes=names)
+                                for test, names in zip(batch, replaced)]}
+        service = ReferenceService(context.reference, replaced) if any(replaced) else None
         result = run_worker(request, [context.fixtures[test.id][0] for test in batch], context.collection.overlay,
-                            limits)
+                            limits, service=service)
         verdicts += [guarded(judged, test, context, test, arrays, reply, context)
                      for test, (arrays, reply) in zip(batch, result.programs)]
         if result.status != "ok":
@@ -347,7 +371,9 @@ def run_tests(root, manifest, planned, report, only):
             print(f"{group[0].test.function}: {[round(v.fraction, 3) for v in verdicts]} "
                   f"({time.monotonic() - started:.2f} s)", flush=True)
             for planned_test, verdict in zip(group, verdicts):
-                report.record(planned_test, verdict)
+                report.record(planned_test, verdict, context.substituted.get(planned_test.id, []))
+                if not verdict.passed:
+                    context.failed.add(planned_test.test.function)
         report.appended = written_answers(root.submission, manifest, work + "/written", report)
 
 

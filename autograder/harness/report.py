@@ -79,8 +79,16 @@ def shortened(text, limit):
 LIKELY_CAUSE = "Likely cause:"
 
 
-def feedback_text(planned, verdict, prerequisite_lines=()):
-    lines = list(verdict.lines)
+def substitution_line(substitutes, failed):
+    """The one line saying which functions of the student the reference stood in for."""
+    names = [name for name in substitutes if name in failed] or list(substitutes)
+    family = [name for name in substitutes if name not in names]
+    also = f" (and its {', '.join(family)}, which share their caches)" if family else ""
+    return f"Graded with the reference's {', '.join(names)} in place of yours, whose own tests failed{also}."
+
+
+def feedback_text(planned, verdict, prerequisite_lines=(), substituted_line=""):
+    lines = list(verdict.lines) + ([substituted_line] if substituted_line else [])
     if not verdict.passed:
         lines += [f"{LIKELY_CAUSE} {item['message']}" for item in verdict.diagnoses]
     if verdict.notes:
@@ -93,8 +101,9 @@ def feedback_text(planned, verdict, prerequisite_lines=()):
     return text if len(text) <= OUTPUT_LIMIT else text[:OUTPUT_LIMIT] + "\n[... feedback truncated]"
 
 
-def test_entry(planned, verdict=None, prerequisite_lines=()):
+def test_entry(planned, verdict=None, prerequisite_lines=(), substitutes=(), failed=()):
     test = planned.test
+    line = substitution_line(substitutes, failed) if verdict and substitutes else ""
     fraction = verdict.fraction if verdict else 0.0
     return {
         "name": test.title,
@@ -102,7 +111,7 @@ def test_entry(planned, verdict=None, prerequisite_lines=()):
         "score": round(planned.max_score * fraction, 4),
         "max_score": planned.max_score,
         "status": "passed" if verdict is not None and verdict.passed else "failed",
-        "output": feedback_text(planned, verdict, prerequisite_lines) if verdict else NOT_RUN,
+        "output": feedback_text(planned, verdict, prerequisite_lines, line) if verdict else NOT_RUN,
         "output_format": "text",
         "tags": [test.function],
         "visibility": test.visibility,
@@ -111,7 +120,8 @@ def test_entry(planned, verdict=None, prerequisite_lines=()):
                        "prerequisite_only": planned.prerequisite_only,
                        "failure": verdict.failure if verdict else "harness",
                        "checks": [check.as_data() for check in verdict.checks] if verdict else [],
-                       "diagnoses": verdict.diagnoses if verdict and not verdict.passed else []},
+                       "diagnoses": verdict.diagnoses if verdict and not verdict.passed else [],
+                       "substitutes": list(substitutes) if verdict else []},
     }
 
 
@@ -123,14 +133,20 @@ class Report:
         self.planned = list(planned)
         self.title = title
         self.verdicts = {}
+        self.substitutes = {}  # {test number: functions graded with the reference's in place of the student's}
         self.messages = []
         self.extra = {}
         self.appended = []  # entries worth no points after the graded tests (written answers)
         self.started = time.monotonic()
 
-    def record(self, planned, verdict):
+    def record(self, planned, verdict, substitutes=()):
         self.verdicts[planned.number] = verdict
+        self.substitutes[planned.number] = list(substitutes)
         self.write()
+
+    def failed_functions(self):
+        return {p.test.function for p in self.planned
+                if p.number in self.verdicts and not self.verdicts[p.number].passed}
 
     def prerequisite_lines(self, planned):
         """Name the failing functions this test relies on, with their test numbers."""
@@ -148,7 +164,9 @@ class Report:
         return [""] + lines if lines else []
 
     def results(self):
-        tests = [test_entry(p, self.verdicts.get(p.number), self.prerequisite_lines(p)) for p in self.planned]
+        failed = self.failed_functions()
+        tests = [test_entry(p, self.verdicts.get(p.number), self.prerequisite_lines(p),
+                            self.substitutes.get(p.number, ()), failed) for p in self.planned]
         leaderboard = [{"name": f"{name} accuracy", "value": value}
                        for verdict in self.verdicts.values() if verdict.leaderboard
                        for name, value in [verdict.leaderboard]]
