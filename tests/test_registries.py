@@ -100,3 +100,16 @@ def test_no_test_lists_the_assignments_by_hand():
     found = [line for path in sorted((REPO_ROOT / "tests").rglob("*.py"))
              for line in literal_lists_of_every_assignment(path, ids)]
     assert found == []
+
+
+def test_printed_text_is_shown_only_where_printing_is_not_the_behaviour_under_test():
+    from autograder.harness.judge import Verdict
+    from autograder.harness.pipeline import with_printed
+    from autograder.suites.spec import BEHAVIOUR, Test
+
+    printed = {"chars": 12, "head": "loss 0.1234\n"}
+    shown = with_printed(Verdict(1.0, []), printed, Test("f", "ordinary", BEHAVIOUR))
+    assert "loss 0.1234" in "\n".join(shown.lines)
+    counted = with_printed(Verdict(1.0, []), printed, Test("f", "progress", BEHAVIOUR, shows_printed=False))
+    assert "loss 0.1234" not in "\n".join(counted.lines + counted.notes)
+    assert counted.notes == ["your code printed 12 characters (not shown)"]

@@ -145,7 +145,7 @@ def with_printed(verdict, printed, test):
     chars, head = printed.get("chars", 0), printed.get("head", "")
     if not chars:
         return verdict
-    if test.visibility != "visible":
+    if test.visibility != "visible" or not test.shows_printed:
         verdict.notes.append(f"your code printed {chars} characters (not shown)")
         return verdict
     cut = f"; the first {len(head)} are shown" if len(head) < chars else ""

@@ -396,7 +396,7 @@ def verbose_train_net_test():
         "mlp.train.train_net", "verbose: progress lines", training_inputs, program(calls, outputs, seed=0),
         [Check("custom", rule=gated(progress_rule, trained_rule, "progress counts only beside a trained net "
                                     "(one loss per iteration in loss_hist)"), label="progress lines")],
-        weight=0.5, requires=TRAIN_NET_NEEDS)
+        weight=0.5, requires=TRAIN_NET_NEEDS, shows_printed=False)
 
 
 # A second run at the edges: a batch larger than the training set (one iteration per epoch on all of

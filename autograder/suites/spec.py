@@ -100,6 +100,9 @@ class Test:
     timeout: float | None = None
     checkpoint: dict | None = None
     experiment: str = ""
+    # False where printing is the behaviour under test (verbose progress): the feedback then only counts
+    # what was printed, since the student's progress lines are values of the hidden run.
+    shows_printed: bool = True
 
     def __post_init__(self):
         if not isinstance(self.kind, Kind):
