@@ -26,7 +26,7 @@ from autograder.suites import plan_tests
 
 PACKAGE = Path(__file__).resolve().parent
 # The grading code that ships; the builder, local runner and trainer stay behind.
-RUNTIME_MODULES = ("__init__.py", "layout.py", "isolation.py", "leftovers.py", "namespaces.py", "sandbox.py",
+RUNTIME_MODULES = ("__init__.py", "archives.py", "layout.py", "isolation.py", "leftovers.py", "namespaces.py", "sandbox.py",
                    "worker.py", "proxy.py", "results_schema.json", "harness/*.py", "suites/*.py")
 LIBRARY_PATTERNS = ("*.py", "*.pyx")
 HELDOUT_IMAGES = 2000

@@ -29,8 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import isolation, leftovers, namespaces
-from autograder.harness import archives
+from autograder import archives, isolation, leftovers, namespaces
 
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
 PROXY_SOURCE = Path(__file__).with_name("proxy.py")

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from autograder import sandbox
-from autograder.harness import archives
+from autograder import archives
 from autograder.harness.judge import CheckResult, Judge, Verdict
 from autograder.harness.report import RESULTS_LIMIT, Report, markdown_text
 from autograder.local import grade_submission

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.harness.archives import Budget, BudgetExceeded, MemberProblem, read_npz
+from autograder.archives import Budget, BudgetExceeded, MemberProblem, read_npz
 from autograder.harness.architectures import architecture_problem
 from autograder.harness.judge import CheckResult, Verdict
 from autograder.suites.checkpoints import STANDARD_CLASSES

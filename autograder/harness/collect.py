@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from autograder.harness.archives import Budget, BudgetExceeded, MemberProblem, member_problems, open_zip, read_member
+from autograder.archives import Budget, BudgetExceeded, MemberProblem, member_problems, open_zip, read_member
 from autograder.harness.names import did_you_mean
 
 SKIPPED_FOLDERS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.harness.archives import Budget, BudgetExceeded, MemberProblem, read_npz
+from autograder.archives import Budget, BudgetExceeded, MemberProblem, read_npz
 from autograder.harness.judge import CheckResult, Verdict, relative_error
 from autograder.suites.logs import FC_NET, REPLAY_TOLERANCE, REPLAYED_ITERATIONS
 from autograder.suites.spec import call, method, program, res, shared

@@ -113,7 +113,7 @@ def read_notebooks(paths, grade_ids, kept_chars=KEPT_CHARS):
 
 def find_notebooks(submission_dir, names, scratch):
     """{notebook name: path on disk} of the notebooks found anywhere in the upload (zips unpacked)."""
-    from autograder.harness.archives import Budget
+    from autograder.archives import Budget
     from autograder.harness.collect import UPLOAD_LIMITS, Unpacker, find_by_name
 
     scratch = Path(scratch)
