@@ -113,3 +113,19 @@ def test_printed_text_is_shown_only_where_printing_is_not_the_behaviour_under_te
     counted = with_printed(Verdict(1.0, []), printed, Test("f", "progress", BEHAVIOUR, shows_printed=False))
     assert "loss 0.1234" not in "\n".join(counted.lines + counted.notes)
     assert counted.notes == ["your code printed 12 characters (not shown)"]
+
+
+def test_a_function_is_graded_after_the_functions_its_tests_rely_on():
+    from autograder.harness.pipeline import groups, in_dependency_order
+    from autograder.suites import PlannedTest
+    from autograder.suites.spec import BEHAVIOUR, Test
+
+    def planned(number, function, requires=()):
+        return PlannedTest(Test(function, "t", BEHAVIOUR, requires=requires), number, 1.0)
+
+    plan = [planned("1.1", "loss"), planned("2.1", "train", ("loss", "predict")), planned("2.2", "train"),
+            planned("3.1", "predict", ("loss",)), planned("4.1", "other")]
+    order = [[p.number for p in group] for group in in_dependency_order(groups(plan))]
+    assert order == [["1.1"], ["3.1"], ["2.1", "2.2"], ["4.1"]]
+    circular = [planned("1.1", "a", ("b",)), planned("2.1", "b", ("a",))]
+    assert [[p.number for p in g] for g in in_dependency_order(groups(circular))] == [["1.1"], ["2.1"]]

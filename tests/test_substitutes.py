@@ -142,13 +142,62 @@ def test_reference_errors_and_names_outside_the_test_are_raised_in_the_worker(re
     assert "not a function this test may call" in relu and "not a function this test may call" in load
 
 
-def test_substitutes_are_the_plain_function_prerequisites_once_one_failed(reference):
+def test_substitutes_are_the_function_prerequisites_once_one_failed(reference):
     requires = ("layers.affine_forward", "layers.affine_backward", "classifiers.fc_net.FullyConnectedNet.__init__")
     test = spec.Test("classifiers.fc_net.FullyConnectedNet.loss", "loss", spec.FORWARD, requires=requires)
     assert substitutes.substitutes_for(test, set(), reference) == []
     assert substitutes.substitutes_for(test, {"classifiers.fc_net.FullyConnectedNet.__init__"}, reference) == []
     assert substitutes.substitutes_for(test, {"layers.affine_backward"}, reference) == [
         "layers.affine_forward", "layers.affine_backward"]
+
+
+def test_methods_other_than_constructors_are_substituted_too(reference):
+    requires = ("classifiers.neural_net.TwoLayerNet.loss", "classifiers.neural_net.TwoLayerNet.predict",
+                "classifiers.neural_net.TwoLayerNet.__init__", "classifiers.neural_net.TwoLayerNet")
+    test = spec.Test("classifiers.neural_net.TwoLayerNet.train", "train", spec.BEHAVIOUR, requires=requires)
+    assert substitutes.substitutes_for(test, {"classifiers.neural_net.TwoLayerNet.__init__"}, reference) == []
+    assert substitutes.substitutes_for(test, {"classifiers.neural_net.TwoLayerNet.loss"}, reference) == [
+        "classifiers.neural_net.TwoLayerNet.loss", "classifiers.neural_net.TwoLayerNet.predict"]
+
+
+class StudentNet:
+    """A student's class whose own loss is wrong; its instance state is what the reference's method reads."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def loss(self, X, y=None, reg=0.0):
+        return 0.0, {}
+
+
+def test_a_method_runs_the_reference_on_the_instance_attributes_and_writes_changes_back(reference):
+    rng = np.random.default_rng(3)
+    params = {"W1": rng.normal(size=(5, 4)), "b1": rng.normal(size=5), "W2": rng.normal(size=(3, 5)),
+              "b2": rng.normal(size=3)}
+    X, y = rng.normal(size=(6, 4)), np.array([0, 1, 2, 0, 1, 2])
+    net = reference.build("classifiers.neural_net.TwoLayerNet", input_size=4, hidden_size=5, output_size=3)
+    net.params = {key: value.copy() for key, value in params.items()}
+    expected_loss, expected_grads = net.loss(X, y, reg=0.1)
+    name = "classifiers.neural_net.TwoLayerNet.loss"
+    service = substitutes.ReferenceService(reference, [[name]])
+    student = StudentNet(params)
+
+    def work(channel):
+        installed = proxy.Installed()
+        proxy.install_method(installed, name, StudentNet, StudentNet.__dict__["loss"], channel)
+        try:
+            outcome = student.loss(X, y, reg=0.1)
+            student.extra = {"note": "kept"}  # attributes the reference never saw stay
+            return outcome
+        finally:
+            installed.restore()
+
+    loss, grads = serve_while(service, work)
+    assert loss == pytest.approx(expected_loss, rel=1e-12) and set(grads) == set(expected_grads)
+    for key in grads:
+        np.testing.assert_array_equal(grads[key], expected_grads[key])
+    assert student.params is params and student.extra == {"note": "kept"}
+    assert StudentNet.loss(student, X) == (0.0, {}), "the student's method is back after restore"
 
 
 # A hostile worker: the grading process loses nothing and the channel closes at its limits ----------

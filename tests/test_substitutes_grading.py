@@ -62,3 +62,47 @@ def test_a_wrong_layer_costs_only_its_own_tests(artifacts, tmp_path, wrong):
     lost = sum(test["max_score"] - test["score"] for test in graded)
     own = sum(test["max_score"] for test in graded if test["extra_data"]["function"] == wrong)
     assert 0 < lost <= own
+
+
+TWO_LAYER_NET = ["classifiers.neural_net.TwoLayerNet.loss", "classifiers.neural_net.TwoLayerNet.train",
+                 "classifiers.neural_net.TwoLayerNet.predict"]
+WRONG_METHODS = {
+    "classifiers.neural_net.TwoLayerNet.loss": '''
+_right_loss = TwoLayerNet.loss
+
+
+def _loss_with_doubled_gradients(self, X, y=None, reg=0.0):
+    outcome = _right_loss(self, X, y, reg)
+    if y is None:
+        return outcome
+    loss, grads = outcome
+    return loss, {name: 2 * grad for name, grad in grads.items()}
+
+
+TwoLayerNet.loss = _loss_with_doubled_gradients
+''',
+    "classifiers.neural_net.TwoLayerNet.predict": '''
+def _predict_over_the_batch_axis(self, X):
+    return np.argmax(self.loss(X), axis=0)
+
+
+TwoLayerNet.predict = _predict_over_the_batch_axis
+''',
+}
+
+
+@pytest.mark.parametrize("wrong", sorted(WRONG_METHODS))
+def test_a_wrong_method_costs_only_its_own_tests(artifacts, tmp_path, wrong):
+    """train relies on loss and predict, predict on loss: the reference's methods stand in for the failing
+    one (run on the instance's attributes), and predict is graded before train, whatever their numbers."""
+    built = artifacts["hw3"]
+    submission = tmp_path / "submission"
+    shutil.copytree(built.reference / "course_lib", submission / "course_lib")
+    with open(submission / "course_lib" / "classifiers" / "neural_net.py", "a") as file:
+        file.write(WRONG_METHODS[wrong])
+    results = grade("hw3", submission, built.zip, only=TWO_LAYER_NET)
+    graded = [test for test in results["tests"] if test["extra_data"]["function"] in TWO_LAYER_NET]
+    failed = {test["extra_data"]["function"] for test in graded if test["status"] != "passed"}
+    assert failed == {wrong}, [test["output"] for test in graded if test["status"] != "passed"]
+    train = [test for test in graded if test["extra_data"]["function"].endswith(".train")]
+    assert train and all(wrong in test["extra_data"]["substitutes"] for test in train)

@@ -363,7 +363,7 @@ def run_tests(root, manifest, planned, report, only):
             report.verdicts[number] = Verdict(0.0, ["not run: not among the tests selected with --only"],
                                                  failure="not_selected")
         done = 0
-        for group in groups(selected):
+        for group in in_dependency_order(groups(selected)):
             started = time.monotonic()
             done += len(group)
             tests_left = len(selected) - done
@@ -399,6 +399,20 @@ def run_group(tests, context, tests_left):
     except Exception as error:  # the other groups are still graded
         traceback.print_exc()
         return [harness_verdict(error, test, context) for test in tests]
+
+
+def in_dependency_order(grouped):
+    """The groups in plan order, except that a group runs after the groups of the functions its tests rely
+    on, so that a prerequisite's failure is known (and the reference stands in) when they run."""
+    pending, ordered = list(grouped), []
+    while pending:
+        waiting = {group[0].test.function for group in pending}
+        ready = next((group for group in pending
+                      if not any(name in waiting and name != group[0].test.function
+                                 for planned_test in group for name in planned_test.test.requires)), pending[0])
+        pending.remove(ready)
+        ordered.append(ready)
+    return ordered
 
 
 def groups(planned):

@@ -6,8 +6,10 @@ grading, its program runs with those functions replaced by proxies
 that a mistake costs only the tests of the function that has it. Forward and
 backward passes share a private cache format, so the whole family goes
 together: when any prerequisite of a test failed, every prerequisite that is
-a plain module-level function (``layers.affine_forward``) is replaced; methods
-and classes are left as they are.
+a module-level function (``layers.affine_forward``) or a method other than a
+constructor (``TwoLayerNet.loss``, whose instance's attributes travel with
+the call and come back changed) is replaced; constructors and classes are
+left as they are.
 
 The worker is hostile: every message is bounded in size, its arrays are raw
 numeric bytes checked against the message's length (never pickles), only the allowed functions are called,
@@ -36,29 +38,45 @@ CALL_MEMORY_BYTES = 256 << 20
 READ_CHUNK = 1 << 20
 
 
-def plain_functions(reference, names):
-    """Those of ``names`` that are module-level functions of the reference (not methods or classes)."""
-    plain = []
-    for name in names:
-        module_name, _, attribute = name.rpartition(".")
-        try:
-            module = reference.module(module_name)
-        except ImportError:
-            continue
+def reference_callable(reference, name):
+    """(the reference's function, its class or None) for a substitutable ``name``: a module-level function
+    ("layers.affine_forward") or a method other than ``__init__`` of a class of the library
+    ("classifiers.neural_net.TwoLayerNet.loss"); None when ``name`` is neither."""
+    owner_name, _, attribute = name.rpartition(".")
+    try:
+        module = reference.module(owner_name)
+    except ImportError:
+        module = None
+    if module is not None:
         function = getattr(module, attribute, None)
         if inspect.isfunction(function) and function.__module__ == module.__name__:
-            plain.append(name)
-    return plain
+            return function, None
+        return None
+    module_name, _, class_name = owner_name.rpartition(".")
+    try:
+        module = reference.module(module_name)
+    except ImportError:
+        return None
+    owner = getattr(module, class_name, None)
+    if not inspect.isclass(owner) or owner.__module__ != module.__name__ or attribute == "__init__":
+        return None
+    function = owner.__dict__.get(attribute)
+    return (function, owner) if inspect.isfunction(function) else None
+
+
+def substitutable(reference, names):
+    """Those of ``names`` that the reference can stand in for (functions and methods, not constructors)."""
+    return [name for name in names if reference_callable(reference, name) is not None]
 
 
 def substitutes_for(test, failed, reference):
-    """The functions a test runs with the reference's in place of the student's: all its plain-function
-    prerequisites when any of them failed its own tests, else none (a failing method or class is the
-    student's to carry, as before)."""
+    """The functions and methods a test runs with the reference's in place of the student's: all its
+    substitutable prerequisites when any of them failed its own tests, else none (a failing constructor
+    is the student's to carry, as before)."""
     if not any(name in failed for name in test.requires):
         return []
-    plain = plain_functions(reference, test.requires)
-    return plain if any(name in failed for name in plain) else []
+    names = substitutable(reference, test.requires)
+    return names if any(name in failed for name in names) else []
 
 
 class Closed(Exception):
@@ -162,8 +180,14 @@ class ReferenceService:
             kwargs = request.decode(message.get("kwargs"))
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise ValueError("the arguments are not a list and a dict")
+            function, owner = reference_callable(self.reference, name)
+            if owner is not None:  # a method: the first argument is the instance's attributes
+                if not args or not isinstance(args[0], dict):
+                    raise ValueError("a method's request starts with the instance's attributes")
+                instance = object.__new__(owner)
+                instance.__dict__ = args[0]  # changed in place: sent back with the other dicts
+                args[0] = instance
             state = request.decode(message.get("rng"))
-            function = self.reference.attribute(name)
             result, state = call_within(function, args, kwargs, state, deadline)
             answer = proxy.Encoder()
             reply = {"result": answer.encode(result), "dicts": [answer.encode(item) for item in request.dicts],
