@@ -200,6 +200,16 @@ def test_a_method_runs_the_reference_on_the_instance_attributes_and_writes_chang
     assert StudentNet.loss(student, X) == (0.0, {}), "the student's method is back after restore"
 
 
+def test_the_tested_method_is_never_replaced_even_through_another_region_of_it(reference):
+    loss = "classifiers.fc_net.FullyConnectedNet.loss"
+    requires = (loss, "layers.batchnorm_forward", "layers.batchnorm_backward_alt",
+                "classifiers.fc_net.FullyConnectedNet.__init__[batchnorm]")
+    test = spec.Test(loss + "[batchnorm]", "train mode", spec.NET, requires=requires)
+    assert substitutes.substitutes_for(test, {"layers.batchnorm_forward", loss}, reference) == [
+        "layers.batchnorm_forward", "layers.batchnorm_backward_alt"]
+    assert substitutes.substitutes_for(test, {loss}, reference) == []
+
+
 # A hostile worker: the grading process loses nothing and the channel closes at its limits ----------
 
 
