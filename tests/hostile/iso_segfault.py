@@ -1,7 +1,8 @@
 """neural_net.TwoLayerNet.predict writes to address 8 through ctypes: a segmentation fault.
 
 Must not happen: a core file, or a vague reason. The predict test scores 0 and names the crash exactly;
-the train test, which measures its accuracy with predict, scores 0 too; nothing else is affected.
+the train test, which measures its accuracy with predict, runs with the reference's predict in its place
+(predict is graded first) and keeps its points; nothing else is affected.
 """
 
 APPEND = {"classifiers/neural_net.py": '''
@@ -15,5 +16,5 @@ def _crash(self, *args, **kwargs):
 
 TwoLayerNet.predict = _crash
 '''}
-ZERO = ("classifiers.neural_net.TwoLayerNet.predict", "classifiers.neural_net.TwoLayerNet.train")
+ZERO = ("classifiers.neural_net.TwoLayerNet.predict",)
 FEEDBACK = {"classifiers.neural_net.TwoLayerNet.predict": "it crashed with a segmentation fault (SIGSEGV)"}
