@@ -14,7 +14,10 @@ never a pickle, and faster than an ``.npz`` for the thousands of calls of a
 numerical gradient). In the message, ``{"$a": name}`` is
 an array, ``{"$s": name}`` a numpy scalar (a 0-d array), ``{"$t": [...]}`` a
 tuple and ``{"$d": {...}}`` a dict with string keys; lists, strings,
-numbers, booleans and None are themselves. Anything else cannot be sent
+numbers, booleans and None are themselves; ``{"$g": [kind, state]}`` is a
+random generator (``np.random.Generator`` of one of numpy's bit generators,
+or a ``RandomState``: a dropout layer may hold one) carried as its state, and
+written back into the caller's own generator. Anything else cannot be sent
 (``Unsendable``): the proxy then calls the student's own function.
 
 A request is ``{"fn": name, "args": [...], "kwargs": {...}, "rng": state}``
@@ -34,6 +37,7 @@ HEADER = struct.Struct(">I")
 MAX_DEPTH = 12
 MAX_NODES = 20000
 NUMERIC_KINDS = "biuf"
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
 class Unsendable(Exception):
@@ -41,14 +45,15 @@ class Unsendable(Exception):
 
 
 class Encoder:
-    """Turns a value into JSON and arrays; remembers the dicts it met, in order."""
+    """Turns a value into JSON and arrays; remembers the dicts it met, in order (a generator's state is
+    not one of them: it is written back into the generator itself)."""
 
     def __init__(self):
         self.arrays = {}
         self.dicts = []
         self.nodes = 0
 
-    def encode(self, value, depth=0):
+    def encode(self, value, depth=0, record=True):
         self.nodes += 1
         if depth > MAX_DEPTH or self.nodes > MAX_NODES:
             raise Unsendable("nested too deeply or too large")
@@ -61,22 +66,64 @@ class Encoder:
             self.arrays[name] = np.asarray(value)
             return {"$a" if type(value) is np.ndarray else "$s": name}
         if isinstance(value, (tuple, list)) and type(value) in (tuple, list):
-            items = [self.encode(item, depth + 1) for item in value]
+            items = [self.encode(item, depth + 1, record) for item in value]
             return {"$t": items} if type(value) is tuple else items
         if type(value) is dict:
             if not all(isinstance(key, str) for key in value):
                 raise Unsendable("a dict with keys that are not strings")
-            self.dicts.append(value)
-            return {"$d": {key: self.encode(item, depth + 1) for key, item in value.items()}}
+            if record:
+                self.dicts.append(value)
+            return {"$d": {key: self.encode(item, depth + 1, record) for key, item in value.items()}}
+        if type(value) in (np.random.Generator, np.random.RandomState):
+            kind, state = generator_state(value)
+            return {"$g": [kind, self.encode(state, depth + 1, record=False)]}
         raise Unsendable(type(value).__name__)
 
+    def encode_fields(self, fields):
+        """(the encoding of the dict of those ``fields`` the wire format carries, that dict): an instance
+        may also hold a class or a function, which stays behind. The dict is recorded as sent."""
+        sent, encoded = {}, {}
+        self.dicts.append(sent)
+        for key, value in fields.items():
+            if not isinstance(key, str):
+                continue
+            arrays, dicts, nodes = len(self.arrays), len(self.dicts), self.nodes
+            try:
+                encoded[key] = self.encode(value, 1)
+            except Unsendable:
+                for name in list(self.arrays)[arrays:]:
+                    del self.arrays[name]
+                del self.dicts[dicts:]
+                self.nodes = nodes
+                continue
+            sent[key] = value
+        return {"$d": encoded}, sent
 
-def sendable(value):
+
+def generator_state(generator):
+    """(kind, state) of a numpy random generator: its bit generator's name, or "RandomState"."""
+    if type(generator) is np.random.RandomState:
+        return "RandomState", generator.get_state(legacy=False)
+    bit_generator = type(generator.bit_generator).__name__
+    if bit_generator not in BIT_GENERATORS:
+        raise Unsendable(f"a generator of {bit_generator}")
+    return bit_generator, generator.bit_generator.state
+
+
+def generator_of(kind, state):
+    """The generator ``generator_state`` described; ValueError for anything else."""
+    if kind not in BIT_GENERATORS + ("RandomState",) or not isinstance(state, dict):
+        raise ValueError("the message holds an unknown random generator")
     try:
-        Encoder().encode(value)
-    except Unsendable:
-        return False
-    return True
+        if kind == "RandomState":
+            generator = np.random.RandomState()
+            generator.set_state(state)
+            return generator
+        bit_generator = getattr(np.random, kind)()
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as problem:
+        raise ValueError(f"the message holds a bad generator state ({problem})") from None
+    return np.random.Generator(bit_generator)
 
 
 class Decoder:
@@ -87,14 +134,14 @@ class Decoder:
         self.dicts = []
         self.nodes = 0
 
-    def decode(self, value, depth=0):
+    def decode(self, value, depth=0, record=True):
         self.nodes += 1
         if depth > MAX_DEPTH or self.nodes > MAX_NODES:
             raise ValueError("the message is nested too deeply or too large")
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
         if isinstance(value, list):
-            return [self.decode(item, depth + 1) for item in value]
+            return [self.decode(item, depth + 1, record) for item in value]
         if not isinstance(value, dict) or len(value) != 1:
             raise ValueError("the message holds an unknown value")
         (tag, body), = value.items()
@@ -102,13 +149,16 @@ class Decoder:
             array = self.arrays[body]
             return array.copy() if tag == "$a" else array[()]
         if tag == "$t" and isinstance(body, list):
-            return tuple(self.decode(item, depth + 1) for item in body)
+            return tuple(self.decode(item, depth + 1, record) for item in body)
         if tag == "$d" and isinstance(body, dict):
             built = {}
-            self.dicts.append(built)
+            if record:
+                self.dicts.append(built)
             for key, item in body.items():
-                built[key] = self.decode(item, depth + 1)
+                built[key] = self.decode(item, depth + 1, record)
             return built
+        if tag == "$g" and isinstance(body, list) and len(body) == 2:
+            return generator_of(body[0], self.decode(body[1], depth + 1, record=False))
         raise ValueError("the message holds an unknown value")
 
 
@@ -215,16 +265,24 @@ class Channel:
         return b"".join(chunks)
 
 
-def call_reference(channel, name, own, args, kwargs):
+def call_reference(channel, name, own, args, kwargs, fields=None):
     """The reference's ``name(*args, **kwargs)`` computed by the grading process; ``own`` when the
-    arguments cannot be sent."""
+    arguments cannot be sent. A method's instance travels first as its ``fields`` (its attributes):
+    returns (result, the keys of the fields sent, those fields as the call left them), or (own's result,
+    None, None)."""
     encoder = Encoder()
     try:
-        message = {"fn": name, "args": encoder.encode(list(args)), "kwargs": encoder.encode(dict(kwargs)),
-                   "rng": None}
+        sent, encoded_args = None, []
+        if fields is not None:  # first, as the grading process decodes it: both list the dicts in one order
+            instance, sent = encoder.encode_fields(fields)
+            encoded_args.append(instance)
+        encoded_args += encoder.encode(list(args))
+        message = {"fn": name, "args": encoded_args, "kwargs": encoder.encode(dict(kwargs)), "rng": None}
     except Unsendable:
-        return own(*args, **kwargs)
+        result = own(*args, **kwargs)
+        return result if fields is None else (result, None, None)
     message["rng"] = encoder.encode(rng_state())
+    keys = None if sent is None else set(sent)
     reply, arrays = unpack(channel.ask(pack(message, encoder.arrays)))
     if "error" in reply:
         raise ReferenceUnavailable(f"the reference's {name} failed on these arguments: {reply['error']}")
@@ -234,7 +292,7 @@ def call_reference(channel, name, own, args, kwargs):
     changes = list(zip(encoder.dicts, [decoder.decode(item) for item in reply["dicts"]]))
     for caller_dict, after in reversed(changes):  # outer dicts last: their content is what the call left
         apply_changes(caller_dict, after)
-    return result
+    return result if fields is None else (result, keys, sent)
 
 
 def apply_changes(target, after):
@@ -245,8 +303,18 @@ def apply_changes(target, after):
     for key, value in after.items():
         if type(target.get(key)) is dict and type(value) is dict:
             apply_changes(target[key], value)
+        elif type(target.get(key)) is type(value) and type(value) in (np.random.Generator, np.random.RandomState):
+            set_generator_state(target[key], value)
         elif key not in target or not same_value(target[key], value):
             target[key] = value
+
+
+def set_generator_state(generator, source):
+    """Give ``generator`` the state of ``source``: a layer's generator stays the same object."""
+    if type(generator) is np.random.RandomState:
+        generator.set_state(source.get_state())
+    else:
+        generator.bit_generator.state = source.bit_generator.state
 
 
 def same_value(old, new):
@@ -272,10 +340,10 @@ def make_method_proxy(name, own, channel):
         attributes = getattr(self, "__dict__", None)
         if type(attributes) is not dict:
             return own(self, *args, **kwargs)
-        sent = {key: value for key, value in attributes.items() if isinstance(key, str) and sendable(value)}
-        keys = set(sent)
-        result = call_reference(channel, name, lambda _, *rest, **named: own(self, *rest, **named),
-                                (sent,) + args, kwargs)
+        result, keys, sent = call_reference(channel, name, lambda *rest, **named: own(self, *rest, **named),
+                                            args, kwargs, fields=attributes)
+        if sent is None:
+            return result
         for key in keys - set(sent):
             attributes.pop(key, None)
         for key, value in sent.items():

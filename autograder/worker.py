@@ -82,12 +82,13 @@ class ProgramError(Exception):
 
 class CountingWriter(io.TextIOBase):
     """Stands in for stdout/stderr: counts what the student's code prints (characters and lines) and keeps
-    only its start."""
+    only its start. A line ends at "\n", "\r\n" or a lone "\r" (a progress line printed over the last)."""
 
     def __init__(self):
         self.size = 0
         self.lines = 0
         self.head = ""
+        self.ended_with_return = False
 
     def writable(self):
         return True
@@ -97,7 +98,11 @@ class CountingWriter(io.TextIOBase):
         if len(self.head) < MAX_PRINTED:
             self.head += text[:MAX_PRINTED - len(self.head)]
         self.size += len(text)
-        self.lines += text.count("\n")
+        self.lines += text.count("\n") + text.count("\r") - text.count("\r\n")
+        if self.ended_with_return and text.startswith("\n"):  # "\r\n" split between two writes
+            self.lines -= 1
+        if text:
+            self.ended_with_return = text.endswith("\r")
         return len(text)
 
 

@@ -100,6 +100,68 @@ def assert_same(got, want):
         assert got == want
 
 
+@pytest.mark.parametrize("make", [np.random.default_rng, lambda seed: np.random.Generator(np.random.MT19937(seed)),
+                                  lambda seed: np.random.Generator(np.random.Philox(seed)), np.random.RandomState])
+def test_generators_travel_as_their_state_and_are_not_dicts_of_the_call(make):
+    generator = make(5)
+    generator.random(3)  # not at the seed's start
+    value = {"layer": {"rng": generator, "keep_prob": 0.5}}
+    encoder = proxy.Encoder()
+    meta = json.loads(json.dumps(encoder.encode(value)))
+    decoder = proxy.Decoder(encoder.arrays)
+    decoded = decoder.decode(meta)
+    assert len(encoder.dicts) == len(decoder.dicts) == 2, "a generator's state is not a dict of the call"
+    copy = decoded["layer"]["rng"]
+    assert type(copy) is type(generator) and copy is not generator
+    expected = make(5)
+    expected.random(3)
+    np.testing.assert_array_equal(copy.random(4), expected.random(4))
+
+
+@pytest.mark.parametrize("body", [["PCG64", {"state": "broken"}], ["os.system", {}], ["RandomState", [1, 2]]])
+def test_bad_generator_states_are_refused(body):
+    with pytest.raises(ValueError):
+        proxy.Decoder({}).decode({"$g": [body[0], body[1]]})
+
+
+class StudentDropout:
+    """A student's dropout layer whose own forward is wrong; it draws from a generator of its own."""
+
+    def __init__(self, keep_prob, seed):
+        self.name, self.params, self.grads, self.meta = "dropout", {}, {}, None
+        self.keep_prob, self.seed = keep_prob, seed
+        self.rng = np.random.default_rng(seed)
+        self.helper = lambda: "a function stays behind"
+
+    def forward(self, x, is_training=True, seed=None):
+        return x
+
+
+def test_a_layer_method_draws_from_the_layers_own_generator_which_stays_the_same_object(reference):
+    name = "mlp.layers.dropout.forward"
+    x = np.ones((40, 30), dtype=np.float32)
+    expected_layer = reference.build("mlp.layers.dropout", keep_prob=0.6, seed=4)
+    expected = [expected_layer.forward(x) for _ in range(2)]
+    student = StudentDropout(keep_prob=0.6, seed=4)
+    own_generator = student.rng
+    service = substitutes.ReferenceService(reference, [[name]])
+
+    def work(channel):
+        installed = proxy.Installed()
+        proxy.install_method(installed, name, StudentDropout, StudentDropout.__dict__["forward"], channel)
+        try:
+            return [student.forward(x) for _ in range(2)]
+        finally:
+            installed.restore()
+
+    outs = serve_while(service, work)
+    for out, wanted in zip(outs, expected):
+        np.testing.assert_array_equal(out, wanted)
+    np.testing.assert_array_equal(student.meta, expected_layer.meta)
+    assert student.rng is own_generator and student.helper() == "a function stays behind"
+    np.testing.assert_array_equal(student.rng.random(5), expected_layer.rng.random(5))
+
+
 @pytest.mark.parametrize("value", [object(), {1: np.ones(2)}, np.array(["a"]), lambda: 0])
 def test_what_cannot_be_sent_falls_back_to_the_students_own_function(value):
     def own(*args, **kwargs):
