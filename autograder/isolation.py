@@ -99,7 +99,25 @@ def ensure_user(name):
     if entry.pw_uid == 0 or entry.pw_gid == 0:
         raise IsolationError(f"the workers' user {name} must be unprivileged, but it has uid {entry.pw_uid} "
                              f"and gid {entry.pw_gid}")
+    if not _made_for_workers(entry):
+        raise IsolationError(f"{USER_VARIABLE}={name} is an account the grader did not create (home "
+                             f"{entry.pw_dir}, shell {entry.pw_shell}, uid {entry.pw_uid}); the grader ends every "
+                             f"process of its workers' user and deletes that user's files in /tmp, so it needs "
+                             f"a user of its own: set {USER_VARIABLE} to a new name")
     return Identity(name, entry.pw_uid, entry.pw_gid)
+
+
+def _made_for_workers(entry):
+    """Whether an account looks as _create_user makes it: a system user with no home and no login whose
+    primary group is its own (``nobody``, ``_apt`` or a person's account share theirs or have a home)."""
+    import grp
+
+    try:
+        group = grp.getgrgid(entry.pw_gid)
+    except KeyError:
+        return False
+    return (entry.pw_dir == "/nonexistent" and os.path.basename(entry.pw_shell) in ("nologin", "false")
+            and entry.pw_uid < 1000 and group.gr_name == entry.pw_name and not group.gr_mem)
 
 
 def _create_user(name):

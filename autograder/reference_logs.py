@@ -95,9 +95,14 @@ def run_experiment(name, data, out_dir, seed):
 
 def write_reference_logs(names, destination, seed=7):
     """The logs of the named experiments, as the reference writes them, under ``destination``."""
-    if not names:
-        return
-    _, data_utils = library()
+    if names:
+        _, data_utils = library()
+        write_logs(names, destination, data_utils, seed)
+
+
+def write_logs(names, destination, data_utils, seed):
+    """The logs of the named experiments, as the loaded course_lib writes them (cached under the data
+    directory, keyed by its sources), under ``destination``."""
     cache = data_utils.data_dir() / CACHE_FOLDER / cache_key(names, data_utils)
     if not cache.is_dir():
         with warnings.catch_warnings():

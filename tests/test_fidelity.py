@@ -152,6 +152,14 @@ def test_judge_reports_a_misjudged_wrong_variant(tests, problem):
     assert any(problem in p for p in problems), problems
 
 
+def test_points_lost_elsewhere_count_only_other_functions_tests_even_when_they_name_the_prerequisite():
+    note = "This test relies on layers.relu_backward, whose own test failed (test 4.1)"
+    tests = [result("layers.relu_backward", False, "dx: wrong"), result("layers.affine_forward", True),
+             {**result("classifiers.fc_net.TwoLayerNet.loss", False, "W1: wrong\n\n" + note), "score": 0.25}]
+    assert judging.points_lost_elsewhere(make_variant(), tests) == 0.75
+    assert judging.points_lost_elsewhere(make_variant(), tests[:2]) == 0
+
+
 def test_judge_reports_blame_on_an_output_that_is_still_right():
     tests = [result("layers.affine_backward", False, "dx: wrong\ndw: relative error 1e-1 > tolerance 1e-7")]
     variant = make_variant(functions=("layers.affine_backward",), intact=("dw",))

@@ -10,6 +10,7 @@ namespaces as root, cgroups), as Gradescope and CI have.
 import ctypes
 import json
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -419,3 +420,17 @@ def test_grading_inside_a_768_mb_memory_cgroup_gives_exact_scores(case_name, tmp
     grading_peak = [line for line in log.read_text().splitlines() if line.startswith("peak memory:")]
     print(f"{case_name} in a {CGROUP_BYTES >> 20} MB cgroup: peak {used >> 20} MB; {grading_peak[-1]}")
     assert used < CGROUP_BYTES
+
+
+@pytest.mark.parametrize("name", [entry.pw_name for entry in pwd.getpwall()
+                                  if entry.pw_name in ("nobody", "_apt", "daemon", "www-data")])
+def test_an_account_the_grader_did_not_create_is_refused_as_the_workers_user(name):
+    """Its processes would be ended and its files in /tmp deleted after every job."""
+    with pytest.raises(isolation.IsolationError, match="did not create"):
+        isolation.ensure_user(name)
+
+
+@NEEDS_ROOT
+def test_the_workers_user_the_grader_creates_is_accepted_again():
+    first = isolation.ensure_user("grader-acceptance")
+    assert isolation.ensure_user("grader-acceptance") == first

@@ -3,7 +3,8 @@
 ``AssignmentGrader`` builds the zip (with the corpus' known mistakes baked in,
 as ``course build`` does, unless told not to) or takes a given one, traces which
 functions each hidden test executes and writes the reference submission, once
-per assignment; each variant is then the reference submission with its patch.
+per assignment; each variant is then the reference submission with its patch,
+and with experiment logs of its own runs where its patch changes them.
 """
 import json
 import shutil
@@ -15,6 +16,7 @@ from course_tools.fidelity.corpus import REPO_ROOT, Variant
 from course_tools.fidelity.judging import judge
 from course_tools.fidelity.patching import apply_variant
 from course_tools.fidelity.tracing import traced_functions
+from course_tools.fidelity.variant_logs import experiments_using, write_variant_logs
 from course_tools.manifest import load_manifest, split_function_key
 
 
@@ -69,6 +71,7 @@ class AssignmentGrader:
         self.reference = None
         self.planned = None
         self.traced = None
+        self.experiments = {}
 
     def prepare(self):
         """Build the zip (unless one was given) and the reference submission with its checkpoints."""
@@ -89,18 +92,23 @@ class AssignmentGrader:
                                                  self.work_dir / f"{self.assignment}-autograder.zip",
                                                  seed=seed, release_dir=stubs, known_mistakes=known)
         with zipfile.ZipFile(self.zip_path) as archive:
-            self.planned = plan_tests(json.loads(archive.read(layout.MANIFEST)))
+            baked = json.loads(archive.read(layout.MANIFEST))
+        self.planned = plan_tests(baked)
+        self.experiments = baked.get("experiments", {})
         self.traced = traced_functions(self.zip_path, self.work_dir)
         self.reference = write_reference_submission(self.zip_path, self.work_dir / "reference")
         return self
 
-    def submission(self, variant):
-        """The reference submission with the variant's patch applied (checkpoints reused)."""
+    def submission(self, variant, logs=True):
+        """The reference submission with the variant's patch applied (checkpoints reused) and, unless
+        ``logs`` is false, the logs of the experiments whose runs its patch changes rewritten by its code."""
         folder = self.work_dir / "variants" / variant.name
         if folder.exists():
             shutil.rmtree(folder)
         shutil.copytree(self.reference, folder)
         apply_variant(variant, folder / "course_lib")
+        if logs:
+            write_variant_logs(experiments_using(variant.functions, self.experiments), folder, self.repo_root)
         return folder
 
     def grade(self, variant, restrict=False):
@@ -108,7 +116,7 @@ class AssignmentGrader:
         from autograder import grade_submission
 
         numbers = relevant_numbers(variant, self.planned, self.traced) if restrict else []
-        folder = self.submission(variant)
+        folder = self.submission(variant, logs=not restrict)  # restricted gradings run no log test
         results = grade_submission(self.assignment, folder, self.zip_path, only=numbers)
         shutil.rmtree(folder)
         graded = Graded(variant, results, numbers)

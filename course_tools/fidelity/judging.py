@@ -42,6 +42,12 @@ def own_failures(variant, tests):
     return [t for t in tests if lost_points(t) and function_of(t) in variant.functions]
 
 
+def points_lost_elsewhere(variant, tests):
+    """Points a variant lost on tests of functions it does not patch (0: its mistake cost only its own tests)."""
+    return sum(t["max_score"] - t["score"] for t in tests
+               if lost_points(t) and function_of(t) not in variant.functions)
+
+
 def missed_functions(variant, tests):
     """The functions a wrong variant breaks whose tests all pass anyway (the bug survives)."""
     failing = {function_of(t) for t in own_failures(variant, tests)}

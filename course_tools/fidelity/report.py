@@ -1,7 +1,8 @@
 """The markdown report of a fidelity run: a summary, a table per assignment, then every variant's feedback."""
 from pathlib import Path
 
-from course_tools.fidelity.judging import generic_diagnoses, lost_points, own_diagnosis, own_failures
+from course_tools.fidelity.judging import (generic_diagnoses, lost_points, own_diagnosis, own_failures,
+                                           points_lost_elsewhere)
 from course_tools.fidelity.unit_tests import unit_test_problem, unit_test_summary
 
 
@@ -17,7 +18,8 @@ def summary_rows(variants, graded):
         mine = [graded[v.name] for v in variants if v.assignment == assignment]
         wrong = [g for g in mine if g.variant.wrong]
         correct = [g for g in mine if not g.variant.wrong]
-        rows.append(f"| {assignment} | {len(wrong)} | {sum(not g.problems for g in wrong)} | "
+        exact = sum(points_lost_elsewhere(g.variant, g.tests) == 0 for g in wrong)
+        rows.append(f"| {assignment} | {len(wrong)} | {sum(not g.problems for g in wrong)} | {exact} | "
                     f"{len(correct)} | {sum(not g.problems for g in correct)} |")
     return rows
 
@@ -37,11 +39,13 @@ def generic_cell(graded):
 
 
 def variant_rows(variants, graded):
-    rows = ["| variant | kind | verdict | score | own diagnosis | generic diagnosis |", "|---|---|---|---|---|---|"]
+    rows = ["| variant | kind | verdict | score | lost elsewhere | own diagnosis | generic diagnosis |",
+            "|---|---|---|---|---|---|---|"]
     for variant in variants:
         earned, possible = graded[variant.name].score
+        elsewhere = points_lost_elsewhere(variant, graded[variant.name].tests) if variant.wrong else 0
         rows.append(f"| `{variant.name}` | {variant.kind} | {verdict(graded[variant.name])} | "
-                    f"{earned:g} / {possible:g} | {diagnosis_cell(graded[variant.name])} | "
+                    f"{earned:g} / {possible:g} | {elsewhere:g} | {diagnosis_cell(graded[variant.name])} | "
                     f"{generic_cell(graded[variant.name])} |")
     return rows
 
@@ -85,9 +89,11 @@ def write_report(path, variants, graded, reference_scores=None, unit=None, secon
              "by construction; a \"no\" is a variant whose outputs could not be recorded or are matched only in "
              "part), not that a mistake outside the corpus would be recognised. *Generic diagnosis*: a failing "
              "test of the variant's functions also carries a diagnosis from a relation (any kind but "
-             "`known:...`), which is what a mistake outside the corpus can get.", "",
-             "| assignment | wrong variants | caught | correct variants | full marks |",
-             "|---|---|---|---|---|", *summary_rows(variants, graded), ""]
+             "`known:...`), which is what a mistake outside the corpus can get. *Exact*: a wrong variant that lost "
+             "no point on the tests of functions it does not patch; *lost elsewhere*: the points it lost "
+             "on other functions' tests (where the reference could not stand in for it, as for a constructor).", "",
+             "| assignment | wrong variants | caught | exact | correct variants | full marks |",
+             "|---|---|---|---|---|---|", *summary_rows(variants, graded), ""]
     if reference_scores:
         lines += ["Unpatched reference submission: " + ", ".join(
             f"{a} {earned:g}/{possible:g}" for a, (earned, possible) in reference_scores.items()), ""]
