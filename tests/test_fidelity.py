@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from course_tools import fidelity
-from course_tools.fidelity import grading, judging
+from course_tools.fidelity import grading, judging, variant_logs
 from course_tools.fidelity import report as fidelity_report
 from course_tools.manifest import load_manifest, split_function_key
 
@@ -179,6 +179,16 @@ def test_judge_reports_a_correct_variant_that_loses_points():
     assert judging.judge(variant, [result("layers.relu_backward", False)]) != []
 
 
+def test_a_variant_rewrites_the_logs_of_the_experiments_whose_runs_call_its_functions():
+    experiments = {"batchnorm_deep_networks": 2, "batchnorm_weight_scale": 3, "dropout_regularization": 2}
+    using = variant_logs.experiments_using
+    assert using(("layers.dropout_forward",), experiments) == ["dropout_regularization"]
+    assert using(("layers.batchnorm_backward_alt",), experiments) == ["batchnorm_deep_networks", "batchnorm_weight_scale"]
+    # A region of loss is loss: every run calls it.
+    assert using(("classifiers.fc_net.FullyConnectedNet.loss[batchnorm]",), experiments) == list(experiments)
+    assert using(("optim.sgd_momentum", "layers.batchnorm_backward"), experiments) == []
+
+
 def planned_test(number, function):
     return SimpleNamespace(number=number, test=SimpleNamespace(function=function))
 
@@ -212,6 +222,18 @@ def test_wrong_variant_loses_points_on_the_functions_it_breaks(graded, variant):
 def test_wrong_variant_keeps_full_marks_elsewhere(graded, variant):
     collateral = judging.collateral_failures(variant, graded[variant.name].tests)
     assert [t["name"] for t in collateral] == [], feedback(graded[variant.name])
+
+
+def builds_objects(variant):
+    """Whether a variant patches a constructor: the reference cannot stand in for one (the object it makes is
+    the rest of the test's), so tests of other functions that build with it may lose points."""
+    return any(split_function_key(key)[0].endswith(".__init__") for key in variant.functions)
+
+
+@by_name([variant for variant in WRONG if not builds_objects(variant)])
+def test_wrong_variant_loses_no_point_on_other_functions_tests(graded, variant):
+    """The reference stands in for the variant's functions wherever another function's test relies on them."""
+    assert judging.points_lost_elsewhere(variant, graded[variant.name].tests) == 0, feedback(graded[variant.name])
 
 
 @by_name(WRONG)
