@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from autograder.harness.collect import collect_submission
-from autograder.harness.pipeline import verdict_from_error, worker_failure
+from autograder.harness.pipeline import Context, verdict_from_error, worker_failure
 from autograder import isolation, namespaces
 from autograder.sandbox import NUMPY_HOME, Limits, run_worker
 from autograder.suites import spec
@@ -52,6 +52,11 @@ def hang(x):
 
 def leave(x):
     sys.exit(3)
+
+
+def dawdle(x):
+    time.sleep(2)
+    return x
 
 
 def vanish(x):
@@ -166,6 +171,26 @@ def test_a_misbehaving_worker_ends_as_a_verdict(library, function, seconds, stat
     assert result.status == status and not result.programs
     verdict = worker_failure(result, spec.Test("probe." + function, "check", spec.FORWARD))
     assert verdict.fraction == 0 and words in verdict.lines[0]
+
+
+def test_a_worker_of_many_slow_programs_ends_when_the_time_left_for_all_of_them_runs_out(library):
+    """Each program stays under its wall time; together they would outlive the assignment's time budget."""
+    bodies = [program([call("probe.dawdle", inp("x"))], {"out": res(0)})] * 6
+    result = run_worker({"programs": bodies}, [{"x": np.ones(2)}] * 6, library,
+                        Limits(wall_seconds=10, total_seconds=3))
+    assert result.status == "timeout" and len(result.programs) < 6
+    assert "time left for these tests ran out (3 s of the whole assignment's time budget)" in result.problem
+
+
+def test_a_group_of_tests_shares_the_time_the_budget_leaves():
+    tests = [spec.Test("probe.double", f"check {index}", spec.FORWARD) for index in range(3)]
+    manifest = {"timeouts": {}, "default_timeout": 60.0, "reference_seconds": {}}
+    context = Context(manifest, None, None, {}, None, time.monotonic() + 100, {})
+    limits = context.limits(tests, tests_left=10)
+    assert 70 < limits.total_seconds <= 80  # 100 s less 2 s kept for each of the 10 tests after these
+    assert limits.wall_seconds == 60.0
+    squeezed = Context(manifest, None, None, {}, None, time.monotonic() + 40, {}).limits(tests, tests_left=10)
+    assert squeezed.wall_seconds <= squeezed.total_seconds - 4 <= 16
 
 
 @pytest.mark.parametrize("function, words", [

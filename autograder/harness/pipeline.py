@@ -53,11 +53,13 @@ class Context:
     substituted: dict = field(default_factory=dict)  # {test id: functions graded with the reference's}
 
     def limits(self, tests, tests_left):
-        """Wall time per test: the manifest's, at least 10x the reference's time, within the total budget
-        (which keeps MIN_TEST_SECONDS for each of the ``tests_left`` tests still to come)."""
+        """Wall time per test: the manifest's, at least 10x the reference's time, within the total budget,
+        which keeps MIN_TEST_SECONDS for each of ``tests`` after the first and of the ``tests_left`` tests
+        still to come after them; and the time all of ``tests`` may take together (one worker runs them)."""
         seconds = max(self.test_seconds(test) for test in tests)
         remaining = self.deadline - time.monotonic() - MIN_TEST_SECONDS * tests_left
-        return Limits(wall_seconds=min(seconds, remaining))
+        return Limits(wall_seconds=min(seconds, remaining - MIN_TEST_SECONDS * (len(tests) - 1)),
+                      total_seconds=remaining)
 
     def test_seconds(self, test):
         seconds = self.manifest["timeouts"].get(test.function, self.manifest["default_timeout"])
@@ -180,7 +182,7 @@ def run_batches(tests, context, tests_left, substitutes):
     verdicts = []
     while len(verdicts) < len(tests):
         batch = tests[len(verdicts):]
-        limits = context.limits(batch, tests_left + len(batch) - 1)
+        limits = context.limits(batch, tests_left)
         if limits.wall_seconds < MIN_TEST_SECONDS:
             verdicts += [Verdict(0.0, ["not run: the time budget of the whole assignment was used up"],
                                      failure="budget")] * len(batch)
