@@ -4,6 +4,7 @@ Every misbehaviour a submission can show (crash, hang, exit, fork, floods of
 output, memory hogs) must end as a clear verdict, never as a stuck or broken
 grading process.
 """
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder.harness import collect
 from autograder.harness.collect import collect_submission
 from autograder.harness.pipeline import Context, verdict_from_error, worker_failure
 from autograder import isolation, namespaces
@@ -337,3 +339,41 @@ def test_duplicates_prefer_the_shallowest_and_links_are_ignored(tmp_path, stubs)
     assert overlay_text(collection, "layers.py") == "current"
     assert "2 copies in your upload; graded course_lib/layers.py" in " ".join(collection.notes)
     assert overlay_text(collection, "classifiers/fc_net.py") == "# released stub\n"
+
+
+def test_code_is_read_first_when_the_upload_outgrows_its_budget(tmp_path, stubs, monkeypatch):
+    """A whole project folder (its data, its virtual environment) sorted before course_lib, loose and zipped."""
+    monkeypatch.setitem(collect.UPLOAD_LIMITS, "max_files", 40)
+    upload = tmp_path / "upload"
+    for index in range(60):
+        write(upload / ".venv" / f"lib{index}.so", "binary")
+    write(upload / "course_lib" / "layers.py", "functional")
+    with zipfile.ZipFile(upload / "project.zip", "w") as archive:
+        for index in range(30):
+            archive.writestr(f"project/.data/{index}.png", "image")
+        archive.writestr("project/course_lib/classifiers/fc_net.py", "nets")
+    with zipfile.ZipFile(upload / "env.zip", "w") as archive:  # too many members: refused alone
+        for index in range(50):
+            archive.writestr(f"env/{index}.so", "binary")
+    collection = collected(tmp_path, stubs, upload)
+    assert overlay_text(collection, "layers.py") == "functional"
+    assert overlay_text(collection, "classifiers/fc_net.py") == "nets"
+    assert any(problem.startswith("env.zip: an archive lists more than 40 files, so it was not unpacked")
+               for problem in collection.problems)
+    assert any("the upload holds more than 40 files" in problem for problem in collection.problems)
+
+
+def test_the_usual_wrong_uploads_are_named_with_their_fix(tmp_path, stubs):
+    released = tmp_path / "released"
+    shutil.copytree(stubs / "course_lib", released / "course_lib")
+    write(released / "layers.py", "my edited copy, beside the released folder")
+    notes = " ".join(collected(tmp_path / "a", stubs, released).notes)
+    assert ("course_lib/layers.py, course_lib/mlp/layers.py, course_lib/classifiers/fc_net.py: the released file(s), "
+            "unchanged") in notes
+    assert "layers.py: outside your course_lib folder, so not graded" in notes
+    notebooks = tmp_path / "notebooks"
+    write(notebooks / "two_layer_nn.ipynb", "{}")
+    notes = " ".join(collected(tmp_path / "b", stubs, notebooks).notes)
+    assert "None of the assignment's files" in notes and "not from the notebooks" in notes
+    (tmp_path / "empty").mkdir()
+    assert "is in your upload (it is empty)" in " ".join(collected(tmp_path / "c", stubs, tmp_path / "empty").notes)
