@@ -40,6 +40,7 @@ import io
 import json
 import linecache
 import os
+import re
 import resource
 import sys
 import time
@@ -70,6 +71,14 @@ MAX_PRINTED = 8000  # the sandbox shows 4000 after replacing paths; a path cut h
 OUT_OF_MEMORY_EXIT = 86  # the sandbox names memory as the cause
 MAX_WARNINGS = 5
 MAX_FRAMES = 8
+# Syntax of later Pythons, which Gradescope's Python 3.10 refuses with a bare "invalid syntax": (a pattern of
+# the error's message and line, "<message>\n<line>"; the version the syntax needs; what to call it).
+NEWER_SYNTAX = (
+    (re.compile(r".*\n\s*except\s*\*"), (3, 11), "except* (exception groups)"),
+    (re.compile(r".*\n\s*(async\s+)?(def|class)\s+\w+\s*\["), (3, 12), "a type parameter list (name[T])"),
+    (re.compile(r".*\n\s*type\s+\w+\s*(\[.*\])?\s*="), (3, 12), "the type statement"),
+    (re.compile(r"f-string: .*\n.*[fF][rR]?(\"|').*\{[^}]*\1[^}]*\1[^}]*\}"), (3, 12), "reusing an f-string's quotes inside its braces"),
+)
 
 
 class ProgramError(Exception):
@@ -315,7 +324,7 @@ def describe_exception(error, label, submission_dir):
     if frames and frames[-1]["function"] == "<module>":
         label = f"importing {frames[-1]['file']}"
     if isinstance(error, SyntaxError):
-        message = error.msg
+        message = error.msg + newer_syntax_note(error)
     elif isinstance(error, SystemExit):
         message = f"your code called exit({error.code!r})"
     else:
@@ -331,6 +340,14 @@ def describe_exception(error, label, submission_dir):
         "not_implemented": isinstance(error, NotImplementedError),
         "frames": frames[-MAX_FRAMES:],
     }
+
+
+def newer_syntax_note(error):
+    """What a syntax error is when its line is valid in a later Python than this one, in words, or ""."""
+    for pattern, version, what in NEWER_SYNTAX:
+        if sys.version_info < version and pattern.match(f"{error.msg}\n{error.text or ''}"):
+            return f" ({what} needs Python {version[0]}.{version[1]}; Gradescope runs Python 3.10: write it the 3.10 way)"
+    return ""
 
 
 def limit_reached(error):
