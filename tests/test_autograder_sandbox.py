@@ -56,6 +56,14 @@ def leave(x):
     sys.exit(3)
 
 
+def too_large_to_store(x):
+    return np.broadcast_to(x[:1], (4000, 1000))  # 32 MB once written out, 8 bytes in memory
+
+
+def too_long_keys(x):
+    return {"k" * 100_000 + str(index): x for index in range(30)}
+
+
 def dawdle(x):
     time.sleep(2)
     return x
@@ -204,6 +212,17 @@ def test_exit_memory_and_file_size_limits_are_reported_as_errors(library, functi
     result = probe(library, function, Limits(wall_seconds=20, memory_bytes=1 << 30))
     error = result.programs[0][1]["error"]
     assert words in error["message"] or words == error["type"]
+
+
+@pytest.mark.parametrize("function, words", [
+    ("too_large_to_store", "File too large (output size: the worker may write at most 16 MB per file)"),
+    ("too_long_keys", "MB to describe (dicts of too many or too long keys?)"),
+])
+def test_results_that_cannot_be_stored_fail_their_test_with_the_reason(library, function, words):
+    result = probe(library, function)
+    assert result.status == "ok"
+    error = result.programs[0][1]["error"]
+    assert error["where"] == "storing your results" and words in error["message"]
 
 
 def test_printing_megabytes_is_counted_not_kept(library):
