@@ -390,6 +390,11 @@ def test_the_usual_wrong_uploads_are_named_with_their_fix(tmp_path, stubs):
     assert ("course_lib/layers.py, course_lib/mlp/layers.py, course_lib/classifiers/fc_net.py: the released file(s), "
             "unchanged") in notes
     assert "layers.py: outside your course_lib folder, so not graded" in notes
+    flattened = tmp_path / "flattened"
+    write(flattened / "course_lib" / "fc_net.py", "nets, out of their classifiers folder")
+    notes = " ".join(collected(tmp_path / "d", stubs, flattened).notes)
+    assert ("course_lib/classifiers/fc_net.py was not found in your upload; its tests ran on the released stub "
+            "(your course_lib/fc_net.py is in another folder: move it to course_lib/classifiers/fc_net.py)") in notes
     notebooks = tmp_path / "notebooks"
     write(notebooks / "two_layer_nn.ipynb", "{}")
     notes = " ".join(collected(tmp_path / "b", stubs, notebooks).notes)

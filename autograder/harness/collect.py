@@ -220,9 +220,12 @@ def collect_submission(submission_dir, stubs_dir, work_dir, student_files, check
                                         known, loose)
     for wanted in student_files:
         if wanted not in collection.found:
+            misplaced = [collection.found[target] for target in collection.added
+                         if PurePosixPath(target).name == PurePosixPath(wanted).name]
             collection.notes.append(f"course_lib/{wanted} was not found in your upload; "
                                     "its tests ran on the released stub"
-                                    + did_you_mean(wanted, uploaded))
+                                    + (f" (your {misplaced[0]} is in another folder: move it to course_lib/{wanted})"
+                                       if misplaced else did_you_mean(wanted, uploaded)))
     collection.checkpoints = find_by_name(files, checkpoint_files)
     collection.logs = find_by_name(files, log_files)
     return collection
