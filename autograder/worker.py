@@ -72,6 +72,8 @@ MAX_PRINTED = 8000  # the sandbox shows 4000 after replacing paths; a path cut h
 OUT_OF_MEMORY_EXIT = 86  # the sandbox names memory as the cause
 MAX_WARNINGS = 5
 MAX_FRAMES = 8
+NOT_UTF8 = re.compile(r"codec can't decode|^Non-UTF-8 code")
+NOT_UTF8_NOTE = " (the file is not saved as UTF-8: save it as UTF-8 in your editor, or remove the accented letters)"
 # Syntax of later Pythons, which Gradescope's Python 3.10 refuses with a bare "invalid syntax": (a pattern of
 # the error's message and line, "<message>\n<line>"; the version the syntax needs; what to call it).
 NEWER_SYNTAX = (
@@ -325,7 +327,8 @@ def describe_exception(error, label, submission_dir):
     if frames and frames[-1]["function"] == "<module>":
         label = f"importing {frames[-1]['file']}"
     if isinstance(error, SyntaxError):
-        message = error.msg + newer_syntax_note(error)
+        message = error.msg + newer_syntax_note(error) + (NOT_UTF8_NOTE if NOT_UTF8.search(error.msg) else "")
+        message += " (indent with spaces only: have your editor turn tabs into spaces)" if isinstance(error, TabError) else ""
     elif isinstance(error, SystemExit):
         message = f"your code called exit({error.code!r})"
     else:

@@ -214,6 +214,19 @@ def test_exit_memory_and_file_size_limits_are_reported_as_errors(library, functi
     assert words in error["message"] or words == error["type"]
 
 
+@pytest.mark.parametrize("source, kind, fix", [
+    ('def f(x):\n    return "caf\xe9"\n'.encode("latin-1"), "SyntaxError",
+     "(the file is not saved as UTF-8: save it as UTF-8 in your editor"),
+    (b"def f(x):\n    y = x\n\treturn y\n", "TabError", "(indent with spaces only"),
+])
+def test_a_careless_file_format_is_named_with_its_fix(library, source, kind, fix):
+    (library / "course_lib" / "careless.py").write_bytes(source)
+    body = program([call("careless.f", inp("x"))], {"out": res(0)})
+    error = run_worker({"programs": [body]}, [{"x": np.ones(2)}], library, Limits(wall_seconds=20)).programs[0][1]["error"]
+    assert error["where"] == "importing course_lib/careless.py" and error["type"] == kind
+    assert fix in error["message"]
+
+
 @pytest.mark.parametrize("function, words", [
     ("too_large_to_store", "File too large (output size: the worker may write at most 16 MB per file)"),
     ("too_long_keys", "MB to describe (dicts of too many or too long keys?)"),
