@@ -40,7 +40,6 @@ import io
 import json
 import linecache
 import os
-import re
 import resource
 import sys
 import time
@@ -72,16 +71,6 @@ MAX_PRINTED = 8000  # the sandbox shows 4000 after replacing paths; a path cut h
 OUT_OF_MEMORY_EXIT = 86  # the sandbox names memory as the cause
 MAX_WARNINGS = 5
 MAX_FRAMES = 8
-NOT_UTF8 = re.compile(r"codec can't decode|^Non-UTF-8 code")
-NOT_UTF8_NOTE = " (the file is not saved as UTF-8: save it as UTF-8 in your editor, or remove the accented letters)"
-# Syntax of later Pythons, which Gradescope's Python 3.10 refuses with a bare "invalid syntax": (a pattern of
-# the error's message and line, "<message>\n<line>"; the version the syntax needs; what to call it).
-NEWER_SYNTAX = (
-    (re.compile(r".*\n\s*except\s*\*"), (3, 11), "except* (exception groups)"),
-    (re.compile(r".*\n\s*(async\s+)?(def|class)\s+\w+\s*\["), (3, 12), "a type parameter list (name[T])"),
-    (re.compile(r".*\n\s*type\s+\w+\s*(\[.*\])?\s*="), (3, 12), "the type statement"),
-    (re.compile(r"f-string: .*\n.*[fF][rR]?(\"|').*\{[^}]*\1[^}]*\1[^}]*\}"), (3, 12), "reusing an f-string's quotes inside its braces"),
-)
 
 
 class ProgramError(Exception):
@@ -327,8 +316,7 @@ def describe_exception(error, label, submission_dir):
     if frames and frames[-1]["function"] == "<module>":
         label = f"importing {frames[-1]['file']}"
     if isinstance(error, SyntaxError):
-        message = error.msg + newer_syntax_note(error) + (NOT_UTF8_NOTE if NOT_UTF8.search(error.msg) else "")
-        message += " (indent with spaces only: have your editor turn tabs into spaces)" if isinstance(error, TabError) else ""
+        message = error.msg
     elif isinstance(error, SystemExit):
         message = f"your code called exit({error.code!r})"
     else:
@@ -344,14 +332,6 @@ def describe_exception(error, label, submission_dir):
         "not_implemented": isinstance(error, NotImplementedError),
         "frames": frames[-MAX_FRAMES:],
     }
-
-
-def newer_syntax_note(error):
-    """What a syntax error is when its line is valid in a later Python than this one, in words, or ""."""
-    for pattern, version, what in NEWER_SYNTAX:
-        if sys.version_info < version and pattern.match(f"{error.msg}\n{error.text or ''}"):
-            return f" ({what} needs Python {version[0]}.{version[1]}; Gradescope runs Python 3.10: write it the 3.10 way)"
-    return ""
 
 
 def limit_reached(error):
@@ -507,10 +487,9 @@ def run_request(job_dir):
         # The reply comes last: its presence tells the sandbox the program is complete.
         body = json.dumps(reply, default=str).encode()
         if len(body) > MAX_REPLY_BYTES:  # e.g. a dict of a million entries: said, not sent
-            reply.update(status="error", outputs={}, warnings=[], error={
-                "where": "storing your results", "type": "ValueError", "not_implemented": False, "frames": [],
-                "message": f"your results take {len(body) >> 20} MB to describe (dicts of too many or too long "
-                           "keys?); return what the function's docstring says"})
+            too_large = ValueError(f"your results take {len(body) >> 20} MB to describe (dicts of too many or too "
+                                   "long keys?); return what the docstring says")
+            reply.update(status="error", outputs={}, error=describe_exception(too_large, "storing your results", job.submission_dir))
             body = json.dumps(reply, default=str).encode()
         write_atomically(job_dir / f"reply_{index}.json", lambda file, body=body: file.write(body))
 

@@ -39,11 +39,12 @@ def test_reference_grades_identically_under_310(artifacts, python310):
 WORKER_UNDER_310 = """
 import json, sys
 import numpy as np
+from autograder.harness.pipeline import verdict_from_error
 from autograder.sandbox import Limits, run_worker
 from autograder.suites.spec import call, inp, program, res
 body = program([call("newer.double", inp("x"))], {"out": res(0)})
 result = run_worker({"programs": [body]}, [{"x": np.ones(2)}], sys.argv[1], Limits(wall_seconds=20))
-print(json.dumps(result.programs[0][1]["error"]["message"]))
+print(json.dumps(verdict_from_error(result.programs[0][1]["error"]).lines[0]))
 """
 
 
@@ -58,5 +59,5 @@ def test_syntax_of_a_later_python_is_named_with_its_fix(python310, tmp_path, lin
     (library / "newer.py").write_text(f"def double(x):\n    try:\n        return 2 * x\n{line}\n        raise\n")
     completed = subprocess.run([str(python310), "-c", WORKER_UNDER_310, str(library.parent)], cwd=REPO_ROOT,
                                capture_output=True, text=True, check=True)
-    message = json.loads(completed.stdout.splitlines()[-1])
-    assert f"({named}; Gradescope runs Python 3.10: write it the 3.10 way)" in message
+    shown = json.loads(completed.stdout.splitlines()[-1])
+    assert f"({named}; Gradescope runs Python 3.10: write it the 3.10 way)" in shown

@@ -224,7 +224,7 @@ def test_a_careless_file_format_is_named_with_its_fix(library, source, kind, fix
     body = program([call("careless.f", inp("x"))], {"out": res(0)})
     error = run_worker({"programs": [body]}, [{"x": np.ones(2)}], library, Limits(wall_seconds=20)).programs[0][1]["error"]
     assert error["where"] == "importing course_lib/careless.py" and error["type"] == kind
-    assert fix in error["message"]
+    assert fix in verdict_from_error(error).lines[0]
 
 
 @pytest.mark.parametrize("function, words", [
