@@ -172,11 +172,11 @@ def _run_job(job, count, limits, python, identity, namespaced, service):
                 os.close(descriptor)
         try:
             worker = namespaces.child_pid(info) if info is not None else process.pid
-            timed_out, offsets, cpu_used = _wait(process, worker, job, count, limits, stdout, service)
+            stopped, offsets, cpu_used = _wait(process, worker, job, count, limits, stdout, service)
         finally:
             leftovers.end_processes(process.pid, identity)
             process.wait()
-        cause = _Ending(process.returncode, namespaced, timed_out, cpu_used, _oom_kills() > kills_before)
+        cause = _Ending(process.returncode, namespaced, stopped, cpu_used, _oom_kills() > kills_before)
         printed = _descriptor_output(stdout, offsets, count)
         log = _tail(stderr)
     replacements = _replacements(job, namespaced)
@@ -189,7 +189,7 @@ def _run_job(job, count, limits, python, identity, namespaced, service):
         programs.append((_read_arrays(job / f"outputs_{index}.npz"), isolation.scrub(reply, replacements)))
     result = WorkerResult("ok", programs, log=log)
     if len(programs) < count:
-        result.status = "timeout" if timed_out else "crashed"
+        result.status = "timeout" if stopped in ("wall", "budget") else "crashed"
         result.problem = cause.problem(limits, cpu_seconds)
         result.printed = _merged_printed({"chars": 0, "head": ""}, printed[len(programs)], replacements)
     return result
@@ -242,7 +242,7 @@ class _Ending:
 
     returncode: int
     namespaced: bool
-    timed_out: str  # "wall" (one program's wall time), "budget" (the time left for all of them) or ""
+    stopped: str  # "wall" (one program's wall time), "budget" (the time left for all of them), "disk" or ""
     cpu_used: float  # by the worker's process, last seen 50 ms before it ended at most
     oom_killed: bool
 
@@ -256,10 +256,13 @@ class _Ending:
 
     def problem(self, limits, cpu_seconds):
         """Which limit ended the worker, in words for the student."""
-        if self.timed_out == "budget":
+        if self.stopped == "disk":
+            return ("the process was stopped: its files took half the free disk space; write no files "
+                    "(keep results in memory)")
+        if self.stopped == "budget":
             return (f"it was still running when the time left for these tests ran out ({limits.total_seconds:.0f} s "
                     "of the whole assignment's time budget)")
-        if self.timed_out:
+        if self.stopped:
             return f"it did not finish within {limits.wall_seconds:g} s (the wall-time limit of each test)"
         number = self.signal()
         memory = f"{limits.memory_bytes >> 20} MB"
@@ -304,11 +307,12 @@ def _replacements(job, namespaced):
 def _wait(process, worker, job, count, limits, stdout, service=None):
     """Wait for the worker, answering its calls to the ``service`` meanwhile; (why it was stopped: "wall" when
     one program ran longer than its wall time, "budget" when all of them outlived ``limits.total_seconds``,
-    else ""; stdout size after each program; the CPU time of the worker's process when last seen: what names
-    a SIGKILL at its CPU limit)."""
+    "disk" when its files took half the free space of the job's file system, else ""; stdout size after each
+    program; the CPU time of the worker's process when last seen: what names a SIGKILL at its CPU limit)."""
     seconds = limits.wall_seconds
     completed, program_started, offsets, cpu = 0, time.monotonic(), [], 0.0
     budget_end = program_started + limits.total_seconds if limits.total_seconds is not None else float("inf")
+    disk_floor = _free_bytes(job) / 2  # a full disk would fail the grading process too
     while True:
         cpu = max(cpu, _most_cpu(worker))
         try:
@@ -325,6 +329,17 @@ def _wait(process, worker, job, count, limits, stdout, service=None):
             return "wall", offsets, cpu
         if time.monotonic() > budget_end:
             return "budget", offsets, cpu
+        if _free_bytes(job) < disk_floor:
+            return "disk", offsets, cpu
+
+
+def _free_bytes(folder):
+    """Bytes an unprivileged user may still write on the file system of ``folder`` (infinite where unknown)."""
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return float("inf")
+    return info.f_bavail * info.f_frsize
 
 
 def _clean_environment(job):

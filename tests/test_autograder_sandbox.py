@@ -15,7 +15,7 @@ import pytest
 from autograder.harness import collect
 from autograder.harness.collect import collect_submission
 from autograder.harness.pipeline import Context, verdict_from_error, worker_failure
-from autograder import isolation, namespaces
+from autograder import isolation, namespaces, sandbox
 from autograder.sandbox import NUMPY_HOME, Limits, run_worker
 from autograder.suites import spec
 from autograder.suites.spec import call, inp, program, res
@@ -190,6 +190,15 @@ def test_a_worker_of_many_slow_programs_ends_when_the_time_left_for_all_of_them_
                         Limits(wall_seconds=10, total_seconds=3))
     assert result.status == "timeout" and len(result.programs) < 6
     assert "time left for these tests ran out (3 s of the whole assignment's time budget)" in result.problem
+
+
+def test_a_worker_is_stopped_before_its_files_fill_the_disk(library, monkeypatch):
+    """The job's file system had 100 GB free when the worker started and has 10 GB now."""
+    readings = iter([100 << 30])
+    monkeypatch.setattr(sandbox, "_free_bytes", lambda folder: next(readings, 10 << 30))
+    result = probe(library, "dawdle", Limits(wall_seconds=10))
+    assert result.status == "crashed" and not result.programs
+    assert "its files took half the free disk space; write no files" in result.problem
 
 
 def test_a_group_of_tests_shares_the_time_the_budget_leaves():
