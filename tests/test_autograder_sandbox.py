@@ -227,6 +227,7 @@ def test_exit_memory_and_file_size_limits_are_reported_as_errors(library, functi
     ('def f(x):\n    return "caf\xe9"\n'.encode("latin-1"), "SyntaxError",
      "(the file is not saved as UTF-8: save it as UTF-8 in your editor"),
     (b"def f(x):\n    y = x\n\treturn y\n", "TabError", "(indent with spaces only"),
+    (b"%matplotlib inline\ndef f(x):\n    return x\n", "SyntaxError", "(a notebook's % or ! command is no Python"),
 ])
 def test_a_careless_file_format_is_named_with_its_fix(library, source, kind, fix):
     (library / "course_lib" / "careless.py").write_bytes(source)

@@ -50,6 +50,8 @@ SYNTAX_NOTES = (
     (r".*codec can't decode|Non-UTF-8 code", None,
      "the file is not saved as UTF-8: save it as UTF-8 in your editor, or remove the accented letters"),
     (r"inconsistent use of tabs", None, "indent with spaces only: have your editor turn tabs into spaces"),
+    (r".*\n\s*[%!][a-zA-Z]", None, "a notebook's % or ! command is no Python: upload the course_lib file you edited, "
+                                "not a notebook saved as a script"),
 )
 
 
