@@ -409,10 +409,11 @@ def test_the_usual_wrong_uploads_are_named_with_their_fix(tmp_path, stubs):
     released = tmp_path / "released"
     shutil.copytree(stubs / "course_lib", released / "course_lib")
     write(released / "layers.py", "my edited copy, beside the released folder")
+    write(released / "backup" / "fc_net.py", "# released stub\n")  # the same as the graded one: nothing to say
     notes = " ".join(collected(tmp_path / "a", stubs, released).notes)
     assert ("course_lib/layers.py, course_lib/mlp/layers.py, course_lib/classifiers/fc_net.py: the released file(s), "
             "unchanged") in notes
-    assert "layers.py: outside your course_lib folder, so not graded" in notes
+    assert "layers.py: outside your course_lib folder, so not graded" in notes and "backup/fc_net.py" not in notes
     flattened = tmp_path / "flattened"
     write(flattened / "course_lib" / "fc_net.py", "nets, out of their classifiers folder")
     notes = " ".join(collected(tmp_path / "d", stubs, flattened).notes)

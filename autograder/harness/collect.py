@@ -240,8 +240,12 @@ def upload_mistakes(files, collection, stubs, student_files, known, loose):
     if unchanged:
         notes.append(f"{listed(['course_lib/' + target for target in unchanged])}: the released file(s), unchanged "
                      "(their functions raise NotImplementedError): upload the copies you edited")
-    outside = [shown for shown, _ in files if not loose and PurePosixPath(shown).suffix == ".py"
-               and not inside_course_lib(shown) and library_path(shown, known, student_files, True) in student_files]
+    def graded_elsewhere(shown, disk):  # an edited copy outside course_lib, unlike the one graded
+        target = library_path(shown, known, student_files, True)
+        return target in student_files and disk.read_bytes() != (collection.overlay / "course_lib" / target).read_bytes()
+
+    outside = [shown for shown, disk in files if not loose and PurePosixPath(shown).suffix == ".py"
+               and not inside_course_lib(shown) and graded_elsewhere(shown, disk)]
     if outside:
         notes.append(f"{listed(outside)}: outside your course_lib folder, so not graded (when an upload has a "
                      "course_lib folder, only the files inside it are): move your edited file(s) into course_lib/")
