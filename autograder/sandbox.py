@@ -68,6 +68,9 @@ class Limits:
     file_bytes: int = 16 << 20
     processes: int = 32
     cpu_seconds: float | None = None  # per process; default: the wall time of all the programs, plus 5 s
+    # All the programs together (what the assignment's time budget leaves them): without it a worker of
+    # n programs could take n times the wall time left, and the grading outlive Gradescope's timeout.
+    total_seconds: float | None = None
     # System V shared memory and message queues (where the worker has its own IPC namespace),
     # and each of its private /tmp and /dev/shm (in namespaces): memory beyond the address space.
     shared_bytes: int = 16 << 20
@@ -169,11 +172,11 @@ def _run_job(job, count, limits, python, identity, namespaced, service):
                 os.close(descriptor)
         try:
             worker = namespaces.child_pid(info) if info is not None else process.pid
-            timed_out, offsets, cpu_used = _wait(process, worker, job, count, limits.wall_seconds, stdout, service)
+            stopped, offsets, cpu_used = _wait(process, worker, job, count, limits, stdout, service)
         finally:
             leftovers.end_processes(process.pid, identity)
             process.wait()
-        cause = _Ending(process.returncode, namespaced, timed_out, cpu_used, _oom_kills() > kills_before)
+        cause = _Ending(process.returncode, namespaced, stopped, cpu_used, _oom_kills() > kills_before)
         printed = _descriptor_output(stdout, offsets, count)
         log = _tail(stderr)
     replacements = _replacements(job, namespaced)
@@ -186,7 +189,7 @@ def _run_job(job, count, limits, python, identity, namespaced, service):
         programs.append((_read_arrays(job / f"outputs_{index}.npz"), isolation.scrub(reply, replacements)))
     result = WorkerResult("ok", programs, log=log)
     if len(programs) < count:
-        result.status = "timeout" if timed_out else "crashed"
+        result.status = "timeout" if stopped in ("wall", "budget") else "crashed"
         result.problem = cause.problem(limits, cpu_seconds)
         result.printed = _merged_printed({"chars": 0, "head": ""}, printed[len(programs)], replacements)
     return result
@@ -239,7 +242,7 @@ class _Ending:
 
     returncode: int
     namespaced: bool
-    timed_out: bool
+    stopped: str  # "wall" (one program's wall time), "budget" (the time left for all of them), "disk" or ""
     cpu_used: float  # by the worker's process, last seen 50 ms before it ended at most
     oom_killed: bool
 
@@ -253,7 +256,13 @@ class _Ending:
 
     def problem(self, limits, cpu_seconds):
         """Which limit ended the worker, in words for the student."""
-        if self.timed_out:
+        if self.stopped == "disk":
+            return ("the process was stopped: its files took half the free disk space; write no files "
+                    "(keep results in memory)")
+        if self.stopped == "budget":
+            return (f"it was still running when the time left for these tests ran out ({limits.total_seconds:.0f} s "
+                    "of the whole assignment's time budget)")
+        if self.stopped:
             return f"it did not finish within {limits.wall_seconds:g} s (the wall-time limit of each test)"
         number = self.signal()
         memory = f"{limits.memory_bytes >> 20} MB"
@@ -295,25 +304,42 @@ def _replacements(job, namespaced):
     return sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
 
 
-def _wait(process, worker, job, count, seconds, stdout, service=None):
-    """Wait for the worker, answering its calls to the ``service`` meanwhile; (True when one program ran
-    longer than ``seconds``, stdout size after each program, the CPU time of the worker's process when last
-    seen: what names a SIGKILL at its CPU limit)."""
+def _wait(process, worker, job, count, limits, stdout, service=None):
+    """Wait for the worker, answering its calls to the ``service`` meanwhile; (why it was stopped: "wall" when
+    one program ran longer than its wall time, "budget" when all of them outlived ``limits.total_seconds``,
+    "disk" when its files took half the free space of the job's file system, else ""; stdout size after each
+    program; the CPU time of the worker's process when last seen: what names a SIGKILL at its CPU limit)."""
+    seconds = limits.wall_seconds
     completed, program_started, offsets, cpu = 0, time.monotonic(), [], 0.0
+    budget_end = program_started + limits.total_seconds if limits.total_seconds is not None else float("inf")
+    disk_floor = _free_bytes(job) / 2  # a full disk would fail the grading process too
     while True:
         cpu = max(cpu, _most_cpu(worker))
         try:
             if service is not None:
-                service.serve(program_started + seconds, timeout=0.05)
+                service.serve(min(program_started + seconds, budget_end), timeout=0.05)
             process.wait(timeout=0.05 if service is None else 0)
-            return False, offsets, cpu
+            return "", offsets, cpu
         except subprocess.TimeoutExpired:
             pass
         while completed < count and (job / f"reply_{completed}.json").exists():
             completed, program_started = completed + 1, time.monotonic()
             offsets.append(os.fstat(stdout.fileno()).st_size)
         if time.monotonic() - program_started > seconds:
-            return True, offsets, cpu
+            return "wall", offsets, cpu
+        if time.monotonic() > budget_end:
+            return "budget", offsets, cpu
+        if _free_bytes(job) < disk_floor:
+            return "disk", offsets, cpu
+
+
+def _free_bytes(folder):
+    """Bytes an unprivileged user may still write on the file system of ``folder`` (infinite where unknown)."""
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return float("inf")
+    return info.f_bavail * info.f_frsize
 
 
 def _clean_environment(job):

@@ -66,6 +66,7 @@ def load_proxy_module():
 proxy = load_proxy_module()
 
 MAX_TEXT = 600
+MAX_REPLY_BYTES = 1 << 20  # the sandbox reads 2 MB of a reply at most
 MAX_PRINTED = 8000  # the sandbox shows 4000 after replacing paths; a path cut here must not escape that
 OUT_OF_MEMORY_EXIT = 86  # the sandbox names memory as the cause
 MAX_WARNINGS = 5
@@ -483,9 +484,18 @@ def run_request(job_dir):
         finally:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         reply["printed"] = {"chars": printed.size, "head": printed.head}
-        write_atomically(job_dir / f"outputs_{index}.npz", lambda file, arrays=arrays: np.savez(file, **arrays))
+        try:
+            write_atomically(job_dir / f"outputs_{index}.npz", lambda file, arrays=arrays: np.savez(file, **arrays))
+        except Exception as error:  # results no file can hold: beyond the output-size limit, names no zip takes
+            reply.update(status="error", error=describe_exception(error, "storing your results", job.submission_dir))
+            write_atomically(job_dir / f"outputs_{index}.npz", lambda file: np.savez(file))
         # The reply comes last: its presence tells the sandbox the program is complete.
         body = json.dumps(reply, default=str).encode()
+        if len(body) > MAX_REPLY_BYTES:  # e.g. a dict of a million entries: said, not sent
+            too_large = ValueError(f"your results take {len(body) >> 20} MB to describe (dicts of too many or too "
+                                   "long keys?); return what the docstring says")
+            reply.update(status="error", outputs={}, error=describe_exception(too_large, "storing your results", job.submission_dir))
+            body = json.dumps(reply, default=str).encode()
         write_atomically(job_dir / f"reply_{index}.json", lambda file, body=body: file.write(body))
 
 

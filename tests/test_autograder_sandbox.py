@@ -4,6 +4,7 @@ Every misbehaviour a submission can show (crash, hang, exit, fork, floods of
 output, memory hogs) must end as a clear verdict, never as a stuck or broken
 grading process.
 """
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder.harness import collect
 from autograder.harness.collect import collect_submission
-from autograder.harness.pipeline import verdict_from_error, worker_failure
-from autograder import isolation, namespaces
+from autograder.harness.pipeline import Context, verdict_from_error, worker_failure
+from autograder import isolation, namespaces, sandbox
 from autograder.sandbox import NUMPY_HOME, Limits, run_worker
 from autograder.suites import spec
 from autograder.suites.spec import call, inp, program, res
@@ -52,6 +54,19 @@ def hang(x):
 
 def leave(x):
     sys.exit(3)
+
+
+def too_large_to_store(x):
+    return np.broadcast_to(x[:1], (4000, 1000))  # 32 MB once written out, 8 bytes in memory
+
+
+def too_long_keys(x):
+    return {"k" * 100_000 + str(index): x for index in range(30)}
+
+
+def dawdle(x):
+    time.sleep(2)
+    return x
 
 
 def vanish(x):
@@ -168,6 +183,35 @@ def test_a_misbehaving_worker_ends_as_a_verdict(library, function, seconds, stat
     assert verdict.fraction == 0 and words in verdict.lines[0]
 
 
+def test_a_worker_of_many_slow_programs_ends_when_the_time_left_for_all_of_them_runs_out(library):
+    """Each program stays under its wall time; together they would outlive the assignment's time budget."""
+    bodies = [program([call("probe.dawdle", inp("x"))], {"out": res(0)})] * 6
+    result = run_worker({"programs": bodies}, [{"x": np.ones(2)}] * 6, library,
+                        Limits(wall_seconds=10, total_seconds=3))
+    assert result.status == "timeout" and len(result.programs) < 6
+    assert "time left for these tests ran out (3 s of the whole assignment's time budget)" in result.problem
+
+
+def test_a_worker_is_stopped_before_its_files_fill_the_disk(library, monkeypatch):
+    """The job's file system had 100 GB free when the worker started and has 10 GB now."""
+    readings = iter([100 << 30])
+    monkeypatch.setattr(sandbox, "_free_bytes", lambda folder: next(readings, 10 << 30))
+    result = probe(library, "dawdle", Limits(wall_seconds=10))
+    assert result.status == "crashed" and not result.programs
+    assert "its files took half the free disk space; write no files" in result.problem
+
+
+def test_a_group_of_tests_shares_the_time_the_budget_leaves():
+    tests = [spec.Test("probe.double", f"check {index}", spec.FORWARD) for index in range(3)]
+    manifest = {"timeouts": {}, "default_timeout": 60.0, "reference_seconds": {}}
+    context = Context(manifest, None, None, {}, None, time.monotonic() + 100, {})
+    limits = context.limits(tests, tests_left=10)
+    assert 70 < limits.total_seconds <= 80  # 100 s less 2 s kept for each of the 10 tests after these
+    assert limits.wall_seconds == 60.0
+    squeezed = Context(manifest, None, None, {}, None, time.monotonic() + 40, {}).limits(tests, tests_left=10)
+    assert squeezed.wall_seconds <= squeezed.total_seconds - 4 <= 16
+
+
 @pytest.mark.parametrize("function, words", [
     ("leave", "your code called exit(3)"),
     ("hog", "MemoryError"),
@@ -177,6 +221,31 @@ def test_exit_memory_and_file_size_limits_are_reported_as_errors(library, functi
     result = probe(library, function, Limits(wall_seconds=20, memory_bytes=1 << 30))
     error = result.programs[0][1]["error"]
     assert words in error["message"] or words == error["type"]
+
+
+@pytest.mark.parametrize("source, kind, fix", [
+    ('def f(x):\n    return "caf\xe9"\n'.encode("latin-1"), "SyntaxError",
+     "(the file is not saved as UTF-8: save it as UTF-8 in your editor"),
+    (b"def f(x):\n    y = x\n\treturn y\n", "TabError", "(indent with spaces only"),
+    (b"%matplotlib inline\ndef f(x):\n    return x\n", "SyntaxError", "(a notebook's % or ! command is no Python"),
+])
+def test_a_careless_file_format_is_named_with_its_fix(library, source, kind, fix):
+    (library / "course_lib" / "careless.py").write_bytes(source)
+    body = program([call("careless.f", inp("x"))], {"out": res(0)})
+    error = run_worker({"programs": [body]}, [{"x": np.ones(2)}], library, Limits(wall_seconds=20)).programs[0][1]["error"]
+    assert error["where"] == "importing course_lib/careless.py" and error["type"] == kind
+    assert fix in verdict_from_error(error).lines[0]
+
+
+@pytest.mark.parametrize("function, words", [
+    ("too_large_to_store", "File too large (output size: the worker may write at most 16 MB per file)"),
+    ("too_long_keys", "MB to describe (dicts of too many or too long keys?)"),
+])
+def test_results_that_cannot_be_stored_fail_their_test_with_the_reason(library, function, words):
+    result = probe(library, function)
+    assert result.status == "ok"
+    error = result.programs[0][1]["error"]
+    assert error["where"] == "storing your results" and words in error["message"]
 
 
 def test_printing_megabytes_is_counted_not_kept(library):
@@ -312,3 +381,47 @@ def test_duplicates_prefer_the_shallowest_and_links_are_ignored(tmp_path, stubs)
     assert overlay_text(collection, "layers.py") == "current"
     assert "2 copies in your upload; graded course_lib/layers.py" in " ".join(collection.notes)
     assert overlay_text(collection, "classifiers/fc_net.py") == "# released stub\n"
+
+
+def test_code_is_read_first_when_the_upload_outgrows_its_budget(tmp_path, stubs, monkeypatch):
+    """A whole project folder (its data, its virtual environment) sorted before course_lib, loose and zipped."""
+    monkeypatch.setitem(collect.UPLOAD_LIMITS, "max_files", 40)
+    upload = tmp_path / "upload"
+    for index in range(60):
+        write(upload / ".venv" / f"lib{index}.so", "binary")
+    write(upload / "course_lib" / "layers.py", "functional")
+    with zipfile.ZipFile(upload / "project.zip", "w") as archive:
+        for index in range(30):
+            archive.writestr(f"project/.data/{index}.png", "image")
+        archive.writestr("project/course_lib/classifiers/fc_net.py", "nets")
+    with zipfile.ZipFile(upload / "env.zip", "w") as archive:  # too many members: refused alone
+        for index in range(50):
+            archive.writestr(f"env/{index}.so", "binary")
+    collection = collected(tmp_path, stubs, upload)
+    assert overlay_text(collection, "layers.py") == "functional"
+    assert overlay_text(collection, "classifiers/fc_net.py") == "nets"
+    assert any(problem.startswith("env.zip: an archive lists more than 40 files, so it was not unpacked")
+               for problem in collection.problems)
+    assert any("the upload holds more than 40 files" in problem for problem in collection.problems)
+
+
+def test_the_usual_wrong_uploads_are_named_with_their_fix(tmp_path, stubs):
+    released = tmp_path / "released"
+    shutil.copytree(stubs / "course_lib", released / "course_lib")
+    write(released / "layers.py", "my edited copy, beside the released folder")
+    write(released / "backup" / "fc_net.py", "# released stub\n")  # the same as the graded one: nothing to say
+    notes = " ".join(collected(tmp_path / "a", stubs, released).notes)
+    assert ("course_lib/layers.py, course_lib/mlp/layers.py, course_lib/classifiers/fc_net.py: the released file(s), "
+            "unchanged") in notes
+    assert "layers.py: outside your course_lib folder, so not graded" in notes and "backup/fc_net.py" not in notes
+    flattened = tmp_path / "flattened"
+    write(flattened / "course_lib" / "fc_net.py", "nets, out of their classifiers folder")
+    notes = " ".join(collected(tmp_path / "d", stubs, flattened).notes)
+    assert ("course_lib/classifiers/fc_net.py was not found in your upload; its tests ran on the released stub "
+            "(your course_lib/fc_net.py is in another folder: move it to course_lib/classifiers/fc_net.py)") in notes
+    notebooks = tmp_path / "notebooks"
+    write(notebooks / "two_layer_nn.ipynb", "{}")
+    notes = " ".join(collected(tmp_path / "b", stubs, notebooks).notes)
+    assert "None of the assignment's files" in notes and "not from the notebooks" in notes
+    (tmp_path / "empty").mkdir()
+    assert "is in your upload (it is empty)" in " ".join(collected(tmp_path / "c", stubs, tmp_path / "empty").notes)

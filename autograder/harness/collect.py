@@ -27,7 +27,11 @@ UPLOAD_LIMITS = {"max_bytes": 256 << 20, "max_files": 20000, "max_depth": 2, "ma
 # One member (a decompression bomb) can spend only part of the budget and cost only itself.
 MAX_MEMBER_BYTES = 128 << 20
 SHOWN_PROBLEMS = 10
+SHOWN_NAMES = 3
 MAX_ADDED_MODULES = 20
+# What is read first when an upload is larger than its budget (a whole project folder with its data or its
+# virtual environment): the code, then archives that may hold it and checkpoints, then the rest.
+READ_FIRST = {".py": 0, ".zip": 1, ".npz": 1}
 
 
 @dataclass
@@ -55,23 +59,26 @@ class Unpacker:
         self.archives = 0
 
     def files(self, root):
-        found, pending = [], [(Path(root), "", 0)]
+        found = []
         try:
-            while pending:
-                folder, prefix, depth = pending.pop(0)
-                for path, relative in walk_regular_files(folder, self.budget, self.problems, prefix):
-                    if depth == 0:  # unpacked members were counted as they were written
-                        self.budget.charge_file()
-                    if path.suffix.lower() == ".zip" and depth < self.budget.max_depth:
-                        target = self.scratch / f"zip{self.archives}"
-                        self.archives += 1
-                        if self.unpack(path, target, relative):
-                            pending.append((target, relative + "/", depth + 1))
-                            continue
-                    found.append((relative, path))
+            self.collect(Path(root), "", 0, found)
         except BudgetExceeded as spent:
             self.problems.append(f"{spent}: the rest of it was not read (remove what the assignment does not need)")
         return found
+
+    def collect(self, folder, prefix, depth, found):
+        """Append the files under ``folder`` to ``found``, code first, a zip's content as soon as it is unpacked."""
+        walked = walk_regular_files(folder, self.budget, self.problems, prefix)
+        for path, relative in sorted(walked, key=lambda item: read_order(item[1])):
+            if depth == 0:  # unpacked members were counted as they were written
+                self.budget.charge_file()
+            if path.suffix.lower() == ".zip" and depth < self.budget.max_depth:
+                target = self.scratch / f"zip{self.archives}"
+                self.archives += 1
+                if self.unpack(path, target, relative):
+                    self.collect(target, relative + "/", depth + 1, found)
+                    continue
+            found.append((relative, path))
 
     def unpack(self, archive_path, target, shown):
         """Extract the readable members of a zip into ``target``; False when it is no zip at all."""
@@ -79,9 +86,12 @@ class Unpacker:
             archive = open_zip(archive_path, self.budget)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError):
             return False
+        except BudgetExceeded as spent:  # too large an archive costs only itself
+            self.problems.append(f"{shown}: {spent}, so it was not unpacked (zip only what the assignment needs)")
+            return True
         with archive:
             refused = member_problems(archive, self.budget)
-            for info in archive.infolist():
+            for info in sorted(archive.infolist(), key=lambda info: read_order(info.filename)):
                 if info.is_dir():
                     continue
                 if info.filename in refused:
@@ -99,6 +109,11 @@ class Unpacker:
                 except OSError as error:
                     self.problems.append(f"{shown}/{info.filename} could not be unpacked ({error.strerror})")
         return True
+
+
+def read_order(shown):
+    """Sort key of a file of the upload: code first (see READ_FIRST), in name order within each kind."""
+    return READ_FIRST.get(PurePosixPath(shown).suffix.lower(), 2), shown
 
 
 def walk_regular_files(root, budget, problems, prefix=""):
@@ -201,14 +216,52 @@ def collect_submission(submission_dir, stubs_dir, work_dir, student_files, check
             collection.notes.append(f"course_lib/{target}: {len(candidates)} copies in your upload; graded {shown}")
     graded = {collection.found[path] for path in student_files if path in collection.found}
     uploaded = [shown for shown, _ in files if shown not in graded]
+    collection.notes += upload_mistakes(files, collection, Path(stubs_dir) / "course_lib", student_files,
+                                        known, loose)
     for wanted in student_files:
         if wanted not in collection.found:
+            misplaced = [collection.found[target] for target in collection.added
+                         if PurePosixPath(target).name == PurePosixPath(wanted).name]
             collection.notes.append(f"course_lib/{wanted} was not found in your upload; "
                                     "its tests ran on the released stub"
-                                    + did_you_mean(wanted, uploaded))
+                                    + (f" (your {misplaced[0]} is in another folder: move it to course_lib/{wanted})"
+                                       if misplaced else did_you_mean(wanted, uploaded)))
     collection.checkpoints = find_by_name(files, checkpoint_files)
     collection.logs = find_by_name(files, log_files)
     return collection
+
+
+def upload_mistakes(files, collection, stubs, student_files, known, loose):
+    """Notes on the usual wrong uploads: the released files unchanged, edited copies left outside the
+    course_lib folder, no file of the assignment at all (only notebooks, say)."""
+    notes = []
+    unchanged = [target for target in student_files if target in collection.found
+                 and (collection.overlay / "course_lib" / target).read_bytes() == (stubs / target).read_bytes()]
+    if unchanged:
+        notes.append(f"{listed(['course_lib/' + target for target in unchanged])}: the released file(s), unchanged "
+                     "(their functions raise NotImplementedError): upload the copies you edited")
+    def graded_elsewhere(shown, disk):  # an edited copy outside course_lib, unlike the one graded
+        target = library_path(shown, known, student_files, True)
+        return target in student_files and disk.read_bytes() != (collection.overlay / "course_lib" / target).read_bytes()
+
+    outside = [shown for shown, disk in files if not loose and PurePosixPath(shown).suffix == ".py"
+               and not inside_course_lib(shown) and graded_elsewhere(shown, disk)]
+    if outside:
+        notes.append(f"{listed(outside)}: outside your course_lib folder, so not graded (when an upload has a "
+                     "course_lib folder, only the files inside it are): move your edited file(s) into course_lib/")
+    if not any(target in collection.found for target in student_files):
+        kinds = sorted({PurePosixPath(shown).suffix.lower() or PurePosixPath(shown).name for shown, _ in files})
+        held = f"it holds {len(files)} file(s): {listed(kinds)}" if files else "it is empty"
+        fix = ("your code is graded from these .py files, not from the notebooks: upload them too"
+               if ".ipynb" in kinds else "upload them, named exactly so, in a course_lib folder")
+        notes.insert(0, f"None of the assignment's files ({listed(['course_lib/' + name for name in student_files])}) "
+                        f"is in your upload ({held}): {fix}")
+    return notes
+
+
+def listed(names):
+    shown = ", ".join(names[:SHOWN_NAMES])
+    return shown + (f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else "")
 
 
 def find_by_name(files, wanted):

@@ -5,7 +5,9 @@ student function is called by ``autograder.worker`` in a separate process
 started through ``autograder.sandbox``.
 """
 import json
+import re
 import resource
+import sys
 import tempfile
 import time
 import traceback
@@ -36,6 +38,21 @@ CRASH_MESSAGE = ("The autograder itself failed ({error}). This is not a problem 
 TEST_CRASH_MESSAGE = ("The autograder could not grade this test: it failed ({error}) on what {culprit} produced. "
                       "The other tests were graded. If the file looks fine to you, please tell the course staff.")
 SHOWN_EXTRAS = 3
+# What a syntax error in a careless file likely is: (a pattern of "<message>\n<line>", the Python from which the
+# line is valid, or None, and the note). Gradescope's Python 3.10 calls later syntax just "invalid syntax".
+ON_310 = "; Gradescope runs Python 3.10: write it the 3.10 way"
+SYNTAX_NOTES = (
+    (r".*\n\s*except\s*\*", (3, 11), "except* (exception groups) needs Python 3.11" + ON_310),
+    (r".*\n\s*(async\s+)?(def|class)\s+\w+\s*\[", (3, 12), "a type parameter list (name[T]) needs Python 3.12" + ON_310),
+    (r".*\n\s*type\s+\w+\s*(\[.*\])?\s*=", (3, 12), "the type statement needs Python 3.12" + ON_310),
+    (r"f-string: .*\n.*[fF][rR]?(\"|').*\{[^}]*\1[^}]*\1[^}]*\}", (3, 12),
+     "reusing an f-string's quotes inside its braces needs Python 3.12" + ON_310),
+    (r".*codec can't decode|Non-UTF-8 code", None,
+     "the file is not saved as UTF-8: save it as UTF-8 in your editor, or remove the accented letters"),
+    (r"inconsistent use of tabs", None, "indent with spaces only: have your editor turn tabs into spaces"),
+    (r".*\n\s*[%!][a-zA-Z]", None, "a notebook's % or ! command is no Python: upload the course_lib file you edited, "
+                                "not a notebook saved as a script"),
+)
 
 
 @dataclass
@@ -53,11 +70,13 @@ class Context:
     substituted: dict = field(default_factory=dict)  # {test id: functions graded with the reference's}
 
     def limits(self, tests, tests_left):
-        """Wall time per test: the manifest's, at least 10x the reference's time, within the total budget
-        (which keeps MIN_TEST_SECONDS for each of the ``tests_left`` tests still to come)."""
+        """Wall time per test: the manifest's, at least 10x the reference's time, within the total budget,
+        which keeps MIN_TEST_SECONDS for each of ``tests`` after the first and of the ``tests_left`` tests
+        still to come after them; and the time all of ``tests`` may take together (one worker runs them)."""
         seconds = max(self.test_seconds(test) for test in tests)
         remaining = self.deadline - time.monotonic() - MIN_TEST_SECONDS * tests_left
-        return Limits(wall_seconds=min(seconds, remaining))
+        return Limits(wall_seconds=min(seconds, remaining - MIN_TEST_SECONDS * (len(tests) - 1)),
+                      total_seconds=remaining)
 
     def test_seconds(self, test):
         seconds = self.manifest["timeouts"].get(test.function, self.manifest["default_timeout"])
@@ -106,7 +125,7 @@ def verdict_from_error(error):
     if error.get("not_implemented"):
         return Verdict(0.0, [f"{where}: not implemented yet (it raises NotImplementedError)"],
                        failure="not_implemented")
-    lines = [f"{where} raised {error.get('type', 'an error')}: {error.get('message', '')}"]
+    lines = [f"{where} raised {error.get('type', 'an error')}: {error.get('message', '')}{syntax_note(error)}"]
     frames = error.get("frames") or []
     if frames:
         lines.append("Traceback of your code (most recent call last):")
@@ -130,6 +149,16 @@ def judged(test, arrays, reply, context):
     verdict = judge.run(test.checks)
     verdict.notes += [str(note) for note in reply.get("warnings", [])]
     return with_printed(verdict, reply.get("printed") or {}, test)
+
+
+def syntax_note(error):
+    """" (the likely cause of a syntax error and its fix)", or ""; the workers run this process's Python."""
+    if error.get("type") not in ("SyntaxError", "IndentationError", "TabError"):
+        return ""
+    seen = f"{error.get('message', '')}\n{((error.get('frames') or [{}])[-1]).get('code', '')}"
+    notes = [note for pattern, version, note in SYNTAX_NOTES
+             if (version is None or sys.version_info < version) and re.match(pattern, seen)]
+    return f" ({notes[0]})" if notes else ""
 
 
 def guarded_error_diagnoses(error, inputs):
@@ -180,7 +209,7 @@ def run_batches(tests, context, tests_left, substitutes):
     verdicts = []
     while len(verdicts) < len(tests):
         batch = tests[len(verdicts):]
-        limits = context.limits(batch, tests_left + len(batch) - 1)
+        limits = context.limits(batch, tests_left)
         if limits.wall_seconds < MIN_TEST_SECONDS:
             verdicts += [Verdict(0.0, ["not run: the time budget of the whole assignment was used up"],
                                      failure="budget")] * len(batch)
