@@ -86,10 +86,7 @@ class CountingWriter(io.TextIOBase):
     only its start. A line ends at "\n", "\r\n" or a lone "\r" (a progress line printed over the last)."""
 
     def __init__(self):
-        self.size = 0
-        self.lines = 0
-        self.head = ""
-        self.ended_with_return = False
+        self.size, self.lines, self.head, self.last = 0, 0, "", ""
 
     def writable(self):
         return True
@@ -99,11 +96,9 @@ class CountingWriter(io.TextIOBase):
         if len(self.head) < MAX_PRINTED:
             self.head += text[:MAX_PRINTED - len(self.head)]
         self.size += len(text)
-        self.lines += text.count("\n") + text.count("\r") - text.count("\r\n")
-        if self.ended_with_return and text.startswith("\n"):  # "\r\n" split between two writes
-            self.lines -= 1
-        if text:
-            self.ended_with_return = text.endswith("\r")
+        joined = self.last + text  # with the last character written: "\r\n" may be split between writes
+        self.lines += text.count("\n") + text.count("\r") - joined.count("\r\n")
+        self.last = joined[-1:]
         return len(text)
 
 
