@@ -244,8 +244,9 @@ def training_inputs(rng):
 
 # course_lib.mlp.train.TRAIN_ACC_SAMPLES: train_net scores the training accuracy on a random sample of that
 # many training examples (compute_acc's draw from np.random, which every later permutation follows).
+# 1030 examples in batches of 500: an epoch is two iterations, the 30 examples left over wait for the next one.
 TRAIN_ACC_SAMPLES = 1000
-SAMPLED_TRAINING = {"batch_size": 515, "max_epochs": 3, "lr_decay": 1.0, "lr_decay_every": 1000}
+SAMPLED_TRAINING = {"batch_size": 500, "max_epochs": 3, "lr_decay": 1.0, "lr_decay_every": 1000}
 
 
 def sampled_accuracy_inputs(rng):
