@@ -141,3 +141,15 @@ def test_a_split_that_is_not_a_pair_is_named():
     model = SmallFullyConnectedNetwork(num_classes=2)
     with pytest.raises(ValueError, match="data_val must be an \\(examples, labels\\) pair"):
         train_net(pairs, model, cross_entropy(), SGD(model.net), 10, 1)
+
+
+def test_the_hidden_tests_sample_the_training_accuracy_as_train_net_does():
+    """The sampled-accuracy hidden test needs more training examples than train_net scores, in batches that
+    leave some over at the end of an epoch."""
+    from autograder.suites import mlp_models
+    from course_lib.mlp import train
+
+    assert mlp_models.TRAIN_ACC_SAMPLES == train.TRAIN_ACC_SAMPLES
+    examples = len(mlp_models.sampled_accuracy_inputs(np.random.default_rng(0))["data_train"])
+    assert examples > train.TRAIN_ACC_SAMPLES
+    assert examples % mlp_models.SAMPLED_TRAINING["batch_size"] != 0

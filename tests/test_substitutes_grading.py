@@ -106,3 +106,59 @@ def test_a_wrong_method_costs_only_its_own_tests(artifacts, tmp_path, wrong):
     assert failed == {wrong}, [test["output"] for test in graded if test["status"] != "passed"]
     train = [test for test in graded if test["extra_data"]["function"].endswith(".train")]
     assert train and all(wrong in test["extra_data"]["substitutes"] for test in train)
+
+
+# A batchnorm whose forward ignores bn_param's eps and whose cache is a dict of its own: the reference's
+# forward cannot stand in (the student's backward cannot read its cache), so the backward is judged against
+# the student's own forward, which shows a right backward right and a wrong one wrong.
+OWN_CACHE_BATCHNORM = '''
+_reference_backward, _reference_backward_alt = batchnorm_backward, batchnorm_backward_alt
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    momentum = bn_param.get("momentum", 0.9)
+    running_mean = bn_param.get("running_mean", np.zeros(x.shape[1], dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(x.shape[1], dtype=x.dtype))
+    if bn_param["mode"] == "test":
+        return gamma * (x - running_mean) / np.sqrt(running_var + 1e-5) + beta, None
+    mean, var = x.mean(axis=0), x.var(axis=0)
+    std = np.sqrt(var + 1e-5)
+    bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
+    bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    x_hat = (x - mean) / std
+    return gamma * x_hat + beta, {"centered": x - mean, "std": std, "x_hat": x_hat, "gamma": gamma}
+
+
+def _as_tuple(cache):
+    return cache["centered"], cache["std"], cache["x_hat"], cache["gamma"]
+
+
+def batchnorm_backward(dout, cache):
+    return _reference_backward(dout, _as_tuple(cache))
+
+
+def batchnorm_backward_alt(dout, cache):
+    dx, dgamma, dbeta = _reference_backward_alt(dout, _as_tuple(cache))
+    return dx, DGAMMA_FACTOR * dgamma, dbeta
+'''
+BATCHNORM = ["layers.batchnorm_forward", "layers.batchnorm_backward", "layers.batchnorm_backward_alt"]
+
+
+@pytest.mark.parametrize("dgamma_factor, failing", [
+    (1, {"layers.batchnorm_forward"}),
+    (2, {"layers.batchnorm_forward", "layers.batchnorm_backward_alt"}),
+])
+def test_a_backward_reading_its_own_cache_is_judged_against_the_students_forward(artifacts, tmp_path,
+                                                                                 dgamma_factor, failing):
+    built = artifacts["hw4"]
+    submission = tmp_path / "submission"
+    shutil.copytree(built.reference / "course_lib", submission / "course_lib")
+    with open(submission / "course_lib" / "layers.py", "a") as file:
+        file.write(OWN_CACHE_BATCHNORM.replace("DGAMMA_FACTOR", str(dgamma_factor)))
+    results = grade("hw4", submission, built.zip, only=BATCHNORM)
+    graded = [test for test in results["tests"] if test["extra_data"]["function"] in BATCHNORM]
+    failed = {test["extra_data"]["function"] for test in graded if test["status"] != "passed"}
+    assert failed == failing, [test["output"] for test in graded if test["status"] != "passed"]
+    checked_against_own_forward = [test for test in graded if test["extra_data"]["function"] in BATCHNORM[1:]
+                                   and "against the numerical gradient of your own forward pass" in test["output"]]
+    assert checked_against_own_forward

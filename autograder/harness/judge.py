@@ -138,8 +138,12 @@ class Judge:
     [(variant name, hint, its outputs on this test)] of the known mistakes.
     """
 
-    def __init__(self, outputs, kinds, expected, inputs, reference, numerics=(), program=None, known=()):
+    def __init__(self, outputs, kinds, expected, inputs, reference, numerics=(), program=None, known=(),
+                 own_forward=False):
         self.outputs = outputs
+        # The test's prerequisites failed their own tests and the reference's could not stand in (the
+        # student's code could not read what they hand over): the student's own forward is all there is.
+        self.own_forward = own_forward
         self.kinds = kinds or {}
         self.expected = expected
         self.inputs = inputs
@@ -251,11 +255,19 @@ class Judge:
     def check_gradient(self, check):
         """A gradient equal to the reference's is right, even beside a wrong forward pass: that mistake costs
         the forward's own test, not this one. A wrong gradient that agrees with the numerical gradient of the
-        student's own forward points at the forward (or at the cache it hands over)."""
+        student's own forward points at the forward (or at the cache it hands over); it counts when that
+        forward failed its own tests and the reference's could not stand in for it (the student's backward
+        reads a cache of its own format), since no other forward can show the backward wrong."""
         matched = self.compared(check.output, check.tol)
         if matched.passed:
             return matched
         if check.output in self.outputs and self.numeric_agreement(check.output, check.numeric_tol).passed:
+            if self.own_forward:
+                return CheckResult(check.output, "", True,
+                                   f"{check.output}: ok against the numerical gradient of your own forward pass "
+                                   "(which failed its own tests; your backward does not read the reference's "
+                                   "cache, so it is checked against your forward)", error=matched.error,
+                                   tolerance=check.numeric_tol)
             matched.message += "; it agrees with the numerical gradient of your own forward, so check the forward pass"
         return matched
 

@@ -136,8 +136,8 @@ def verdict_from_error(error):
     return Verdict(0.0, lines, failure="error")
 
 
-def judged(test, arrays, reply, context):
-    """The Verdict of one program the worker completed."""
+def judged(test, arrays, reply, context, own_forward=False):
+    """The Verdict of one program the worker completed (``own_forward``: see Judge)."""
     inputs, expected = context.fixtures[test.id]
     if reply.get("status") != "ok":
         verdict = verdict_from_error(reply.get("error") or {})
@@ -145,7 +145,7 @@ def judged(test, arrays, reply, context):
         return with_printed(verdict, reply.get("printed") or {}, test)
     judge = Judge(arrays, reply.get("outputs"), expected, inputs, context.reference,
                   numerics=test.program.get("numeric", ()), program=test.program,
-                  known=context.known.get(test.id, ()))
+                  known=context.known.get(test.id, ()), own_forward=own_forward)
     verdict = judge.run(test.checks)
     verdict.notes += [str(note) for note in reply.get("warnings", [])]
     return with_printed(verdict, reply.get("printed") or {}, test)
@@ -185,12 +185,15 @@ def with_printed(verdict, printed, test):
 def run_function_tests(tests, context, tests_left):
     """Verdicts of the tests of one function, with the reference in place of the prerequisites that
     failed their own tests (autograder.harness.substitutes). A test that still fails so is run again as
-    it is, and keeps the better verdict: the reference's cache format may not be the student's."""
+    it is, and keeps the better verdict: the reference's cache format may not be the student's. When the
+    student's code raised on what the reference handed over, its gradients are checked against the student's
+    own forward (Judge's own_forward)."""
     substitutes = {test.id: substitutes_for(test, context.failed, context.reference) for test in tests}
     verdicts = run_batches(tests, context, tests_left, substitutes)
     again = [index for index, (test, verdict) in enumerate(zip(tests, verdicts))
              if substitutes[test.id] and not verdict.passed and verdict.failure != "budget"]
-    plain = run_batches([tests[index] for index in again], context, tests_left, {})
+    unreadable = {tests[index].id for index in again if verdicts[index].failure == "error"}
+    plain = run_batches([tests[index] for index in again], context, tests_left, {}, own_forward=unreadable)
     for index, verdict in zip(again, plain):
         if verdict.fraction >= verdicts[index].fraction:
             verdicts[index] = verdict
@@ -200,9 +203,10 @@ def run_function_tests(tests, context, tests_left):
     return verdicts
 
 
-def run_batches(tests, context, tests_left, substitutes):
+def run_batches(tests, context, tests_left, substitutes, own_forward=()):
     """Verdicts of tests run in one worker; after a crash or timeout the rest run in a fresh worker, so
-    one failing check costs only itself. ``substitutes``: {test id: functions the reference stands in for}."""
+    one failing check costs only itself. ``substitutes``: {test id: functions the reference stands in for};
+    ``own_forward``: ids of the tests judged against the student's own forward (see Judge)."""
     missing = [test.id for test in tests if test.id not in context.fixtures]
     if missing:
         raise KeyError(f"no fixture for test(s) {missing}: the autograder zip is incomplete")
@@ -220,7 +224,7 @@ def run_batches(tests, context, tests_left, substitutes):
         service = ReferenceService(context.reference, replaced) if any(replaced) else None
         result = run_worker(request, [context.fixtures[test.id][0] for test in batch], context.collection.overlay,
                             limits, service=service)
-        verdicts += [guarded(judged, test, context, test, arrays, reply, context)
+        verdicts += [guarded(judged, test, context, test, arrays, reply, context, test.id in own_forward)
                      for test, (arrays, reply) in zip(batch, result.programs)]
         if result.status != "ok":
             failed = batch[len(result.programs)]

@@ -144,9 +144,13 @@ class Report:
         self.substitutes[planned.number] = list(substitutes)
         self.write()
 
+    def failed(self, number):
+        """Whether test ``number`` ran and lost points (a test left out with --only did not run)."""
+        verdict = self.verdicts.get(number)
+        return verdict is not None and not verdict.passed and verdict.failure != "not_selected"
+
     def failed_functions(self):
-        return {p.test.function for p in self.planned
-                if p.number in self.verdicts and not self.verdicts[p.number].passed}
+        return {p.test.function for p in self.planned if self.failed(p.number)}
 
     def prerequisite_lines(self, planned):
         """Name the failing functions this test relies on, with their test numbers."""
@@ -155,9 +159,7 @@ class Report:
             return []
         lines = []
         for function in planned.test.requires:
-            failed = [p.number for p in self.planned
-                      if p.test.function == function and p.number in self.verdicts
-                      and not self.verdicts[p.number].passed]
+            failed = [p.number for p in self.planned if p.test.function == function and self.failed(p.number)]
             if failed:
                 lines.append(f"This test relies on {function}, whose own test failed "
                              f"(test {', '.join(failed)}): fix that first.")

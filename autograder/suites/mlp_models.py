@@ -229,13 +229,32 @@ LEARNING_RATE = 0.2
 SLOW_LEARNING_RATE = 0.02
 
 
+def given_weights(rng):
+    """Initial weights of TRAIN_NET: the run depends on train_net alone, not on how the net drew its own."""
+    hidden, classes = TRAIN_NET["hidden_dim"], TRAIN_NET["num_classes"]
+    return {"fc1_w": draw.normal(rng, 4, hidden, scale=0.1), "fc1_b": np.zeros(hidden),
+            "fc2_w": draw.normal(rng, hidden, classes, scale=0.1), "fc2_b": np.zeros(classes)}
+
+
 def training_inputs(rng):
     X, y = draw.clusters(rng, 90, 4, 3)
-    hidden, classes = TRAIN_NET["hidden_dim"], TRAIN_NET["num_classes"]
-    # Given initial weights: the run depends on train_net alone, not on how the net drew its own.
-    weights = {"fc1_w": draw.normal(rng, 4, hidden, scale=0.1), "fc1_b": np.zeros(hidden),
-               "fc2_w": draw.normal(rng, hidden, classes, scale=0.1), "fc2_b": np.zeros(classes)}
-    return {"data_train": X[:60], "labels_train": y[:60], "data_val": X[60:], "labels_val": y[60:], **weights}
+    return {"data_train": X[:60], "labels_train": y[:60], "data_val": X[60:], "labels_val": y[60:],
+            **given_weights(rng)}
+
+
+# course_lib.mlp.train.TRAIN_ACC_SAMPLES: train_net scores the training accuracy on a random sample of that
+# many training examples (compute_acc's draw from np.random, which every later permutation follows).
+# 1030 examples in batches of 500: an epoch is two iterations, the 30 examples left over wait for the next one.
+TRAIN_ACC_SAMPLES = 1000
+SAMPLED_TRAINING = {"batch_size": 500, "max_epochs": 3, "lr_decay": 1.0, "lr_decay_every": 1000}
+
+
+def sampled_accuracy_inputs(rng):
+    """More training examples than TRAIN_ACC_SAMPLES, in blobs that overlap (accuracies below 100%)."""
+    X, y = draw.clusters(rng, TRAIN_ACC_SAMPLES + 60, 4, 3, spread=1.5)
+    train = TRAIN_ACC_SAMPLES + 30
+    return {"data_train": X[:train], "labels_train": y[:train], "data_val": X[train:], "labels_val": y[train:],
+            **given_weights(rng)}
 
 
 def iterations():
@@ -337,7 +356,7 @@ def train_net_test():
          Check("custom", rule=gated(earliest_best_rule, best_params_rule, UNTRAINED), label="best epoch, not last"),
          Check("custom", rule=gated(copied_rule, best_params_rule, UNTRAINED), label="best parameters are copies"),
          Check("custom", rule=gated(decay_rule, best_params_rule, UNTRAINED), label="learning-rate decay"),
-         *SAME_RUN],
+         *SAME_RUN, Check("match", "train_acc_hist", label="train_acc_hist (the reference's run from the same seed)")],
         weight=2, requires=TRAIN_NET_NEEDS)
 
 
@@ -347,6 +366,16 @@ def slow_train_net_test():
     outputs = {"opt_params": res(4, 0), "loss_hist": res(4, 1), "val_acc_hist": res(4, 3)}
     return behaviour_test("mlp.train.train_net", "slower learning: the best epoch", training_inputs,
                           program(calls, outputs, seed=0), SAME_RUN, requires=TRAIN_NET_NEEDS)
+
+
+def sampled_accuracy_train_net_test():
+    """train_net.2-.3: the training accuracy of TRAIN_ACC_SAMPLES random training examples, not of all of them."""
+    calls = train_net_calls(SLOW_LEARNING_RATE, training=SAMPLED_TRAINING)
+    outputs = {"train_acc_hist": res(4, 2), "loss_hist": res(4, 1)}
+    checks = [Check("match", name, label=f"{name} (the reference's run from the same seed)") for name in outputs]
+    return behaviour_test("mlp.train.train_net", f"more than {TRAIN_ACC_SAMPLES} training examples: a sampled "
+                          "training accuracy", sampled_accuracy_inputs, program(calls, outputs, seed=0), checks,
+                          weight=0.5, requires=TRAIN_NET_NEEDS)
 
 
 # Verbose mode prints the loss every show_every iterations and the accuracies after every epoch (the
@@ -455,4 +484,5 @@ def edge_train_net_test():
         requires=tuple(needs))
 
 
-TRAIN_TESTS = [train_net_test(), slow_train_net_test(), edge_train_net_test(), verbose_train_net_test()]
+TRAIN_TESTS = [train_net_test(), slow_train_net_test(), sampled_accuracy_train_net_test(), edge_train_net_test(),
+               verbose_train_net_test()]
