@@ -160,6 +160,16 @@ def test_points_lost_elsewhere_count_only_other_functions_tests_even_when_they_n
     assert judging.points_lost_elsewhere(make_variant(), tests[:2]) == 0
 
 
+def test_a_function_the_variant_rewrites_but_keeps_right_must_keep_its_points():
+    variant = make_variant(functions=("layers.batchnorm_forward",), rewrites=("layers.batchnorm_backward",),
+                           names=("out",))
+    note = "This test relies on layers.batchnorm_forward, whose own test failed (test 7.1)"
+    tests = [result("layers.batchnorm_forward", False, "out: wrong"),
+             result("layers.batchnorm_backward", False, "dx: wrong\n\n" + note, number="7.2")]
+    assert any("collateral: 7.2" in problem for problem in judging.judge(variant, tests))
+    assert variant.patched == ("layers.batchnorm_forward", "layers.batchnorm_backward")
+
+
 def test_judge_reports_blame_on_an_output_that_is_still_right():
     tests = [result("layers.affine_backward", False, "dx: wrong\ndw: relative error 1e-1 > tolerance 1e-7")]
     variant = make_variant(functions=("layers.affine_backward",), intact=("dw",))

@@ -21,7 +21,7 @@ KINDS = ("wrong", "correct")
 # Field name -> required, per kind of variant.
 FIELDS = {
     "wrong": {"name": True, "mistake": True, "file": True, "find": True, "replace": True,
-              "breaks": True, "names": True, "intact": False, "hint": False, "clause": False},
+              "breaks": True, "names": True, "intact": False, "hint": False, "clause": False, "rewrites": False},
     "correct": {"name": True, "approach": True, "file": True, "find": True, "replace": True,
                 "functions": True},
 }
@@ -41,6 +41,8 @@ class Variant:
     """One patched implementation.
 
     ``functions``: the manifest keys the patch breaks (wrong) or rewrites (correct).
+    ``rewrites``: of a wrong variant, functions the patch also changes but keeps right (a backward
+    written for the forward's own cache format): their tests must keep full marks.
     ``edits``: (find, replace) pairs applied to ``course_lib/<file>``.
     """
 
@@ -55,6 +57,12 @@ class Variant:
     intact: tuple = ()
     hint: str = ""  # what the feedback tells a student whose output matches this variant's
     clause: str = ""  # the contract clause the variant breaks
+    rewrites: tuple = ()
+
+    @property
+    def patched(self):
+        """Every manifest key the patch edits."""
+        return self.functions + self.rewrites
 
     @property
     def wrong(self):
@@ -118,7 +126,7 @@ def parse_variant(entry, kind, assignment, where, problems):
         edits=tuple(zip(finds, replaces)), functions=tuple(functions),
         description=entry["mistake"] if kind == "wrong" else entry["approach"],
         names=tuple(entry.get("names", ())), intact=tuple(entry.get("intact", ())),
-        hint=entry.get("hint", ""), clause=entry.get("clause", ""),
+        hint=entry.get("hint", ""), clause=entry.get("clause", ""), rewrites=tuple(entry.get("rewrites", ())),
     )
 
 
@@ -149,7 +157,7 @@ def inside(region, first, last):
 def variant_problems(variant, lib_root, manifest, regions):
     own = manifest.assignment(variant.assignment).functions
     problems = [f"{variant.name}: {key!r} is not a student function of {variant.assignment}"
-                for key in variant.functions if key not in own]
+                for key in variant.patched if key not in own]
     path = lib_root / variant.file
     if not path.is_file():
         return problems + [f"{variant.name}: course_lib/{variant.file} does not exist"]
@@ -164,14 +172,14 @@ def variant_problems(variant, lib_root, manifest, regions):
             applies = False
             continue
         first, last = changed_lines(text, find, replace)
-        keys = {r.key for r in file_regions if inside(r, first, last)} & set(variant.functions)
+        keys = {r.key for r in file_regions if inside(r, first, last)} & set(variant.patched)
         if not keys:
             problems.append(f"{variant.name}, edit {number}: lines {first}-{last} of course_lib/{variant.file} "
-                            f"are not inside a solution region of {', '.join(variant.functions)}")
+                            f"are not inside a solution region of {', '.join(variant.patched)}")
         covered |= keys
     if not applies:
         return problems
-    problems += [f"{variant.name}: no edit touches {key}" for key in variant.functions
+    problems += [f"{variant.name}: no edit touches {key}" for key in variant.patched
                  if key in own and key not in covered]
     try:
         ast.parse(patched_text(variant, text))

@@ -22,7 +22,7 @@ from course_tools.manifest import load_manifest, split_function_key
 
 def qualnames(variant):
     """The qualified names (without region tags) of the functions a variant patches."""
-    return {split_function_key(key)[0] for key in variant.functions}
+    return {split_function_key(key)[0] for key in variant.patched}
 
 
 def relevant_numbers(variant, planned, traced):
@@ -36,7 +36,7 @@ def relevant_numbers(variant, planned, traced):
     """
     patched = qualnames(variant)
     return [item.number for item in planned
-            if item.test.function in variant.functions or patched & set(traced.get(item.number, ()))]
+            if item.test.function in variant.patched or patched & set(traced.get(item.number, ()))]
 
 
 @dataclass
@@ -108,7 +108,7 @@ class AssignmentGrader:
         shutil.copytree(self.reference, folder)
         apply_variant(variant, folder / "course_lib")
         if logs:
-            write_variant_logs(experiments_using(variant.functions, self.experiments), folder, self.repo_root)
+            write_variant_logs(experiments_using(variant.patched, self.experiments), folder, self.repo_root)
         return folder
 
     def grade(self, variant, restrict=False):

@@ -55,9 +55,10 @@ def missed_functions(variant, tests):
 
 
 def collateral_failures(variant, tests):
-    """Failing tests of other functions whose feedback does not name a patched function."""
+    """Failing tests of other functions whose feedback does not name a broken function, and every failing
+    test of a function the variant rewrites but keeps right."""
     return [t for t in tests if lost_points(t) and function_of(t) not in variant.functions
-            and not any(key in t["output"] for key in variant.functions)]
+            and (function_of(t) in variant.rewrites or not any(key in t["output"] for key in variant.functions))]
 
 
 def feedback_problems(variant, tests):

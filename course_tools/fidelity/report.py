@@ -57,7 +57,8 @@ def variant_section(graded, unit=None):
     lines = [f"### {variant.name} ({variant.kind}): {verdict(graded)}", "",
              f"- {'Mistake' if variant.wrong else 'Approach'}: {variant.description}",
              f"- Patched: `course_lib/{variant.file}`; "
-             f"{'breaks' if variant.wrong else 'rewrites'} {', '.join(f'`{k}`' for k in variant.functions)}",
+             f"{'breaks' if variant.wrong else 'rewrites'} {', '.join(f'`{k}`' for k in variant.functions)}"
+             + (f"; rewrites, still right: {', '.join(f'`{k}`' for k in variant.rewrites)}" if variant.rewrites else ""),
              f"- Score on {scope}: {earned:g} / {possible:g}"]
     if variant.names:
         lines.append(f"- Feedback must name: {', '.join(variant.names)}"
