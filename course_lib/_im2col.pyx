@@ -419,24 +419,62 @@ def max_pool_forward_into(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
                                                  W_out, pool_height, pool_width, stride)
 
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    /* One row pair of 2x2, stride 2 windows: every pixel gets its window's gradient where
+       the winner is, zero elsewhere, by masking the gradient's bits (no branch, no multiply
+       that would turn an infinite gradient into NaN), so that the compiler vectorizes it. */
+    #define POOL_2X2_BACKWARD_ROWS(NAME, REAL, BITS)                                          \
+        typedef BITS __attribute__((may_alias)) NAME##_bits;                                  \
+        static unsigned int NAME(const REAL *dout, const int *winner, REAL *top, REAL *bottom, \
+                                 Py_ssize_t W_out) {                                          \
+            const NAME##_bits *gradients = (const NAME##_bits *)dout;                         \
+            NAME##_bits *upper = (NAME##_bits *)top, *lower = (NAME##_bits *)bottom;          \
+            unsigned int bad = 0;                                                             \
+            for (Py_ssize_t wo = 0; wo < W_out; wo++) {                                       \
+                unsigned int at = (unsigned int)winner[wo];                                   \
+                BITS gradient = gradients[wo];                                                \
+                bad |= at;                                                                    \
+                upper[2 * wo] = gradient & -(BITS)(at == 0);                                  \
+                upper[2 * wo + 1] = gradient & -(BITS)(at == 1);                              \
+                lower[2 * wo] = gradient & -(BITS)(at == 2);                                  \
+                lower[2 * wo + 1] = gradient & -(BITS)(at == 3);                              \
+            }                                                                                 \
+            return bad;                                                                       \
+        }
+    POOL_2X2_BACKWARD_ROWS(pool_2x2_backward_rows_float, float, uint32_t)
+    POOL_2X2_BACKWARD_ROWS(pool_2x2_backward_rows_double, double, uint64_t)
+    """
+    unsigned int pool_2x2_backward_rows_float(const float *dout, const int *winner, float *top,
+                                              float *bottom, Py_ssize_t W_out) noexcept nogil
+    unsigned int pool_2x2_backward_rows_double(const double *dout, const int *winner, double *top,
+                                               double *bottom, Py_ssize_t W_out) noexcept nogil
+
+
 cdef bint _max_pool_2x2_backward(const real *dout, const int *winner, real *dx, Py_ssize_t planes,
                                 Py_ssize_t H, Py_ssize_t W, Py_ssize_t H_out, Py_ssize_t W_out) noexcept nogil:
-    """The common 2x2, stride 2 case: zeros, then each gradient stored at its winner
-    (row 2 * ho + at // 2, column 2 * wo + at % 2); True if a winner lies outside [0, 4)."""
+    """The common 2x2, stride 2 case in one pass that writes every element of dx once
+    (zeroing dx first, then storing each gradient at its winner, took two passes over it);
+    True if a winner lies outside [0, 4)."""
     cdef Py_ssize_t plane, ho, wo
-    cdef real *rows
-    cdef unsigned int at, bad = 0
+    cdef real *top
+    cdef unsigned int bad = 0
     for plane in range(planes):
-        memset(dx, 0, H * W * sizeof(real))
         for ho in range(H_out):
-            rows = dx + 2 * ho * W
-            for wo in range(W_out):
-                at = <unsigned int> winner[wo]
-                bad |= at
-                at &= 3
-                rows[(at >> 1) * W + 2 * wo + (at & 1)] = dout[wo]
+            top = dx + 2 * ho * W
+            if real is float:
+                bad |= pool_2x2_backward_rows_float(dout, winner, top, top + W, W_out)
+            else:
+                bad |= pool_2x2_backward_rows_double(dout, winner, top, top + W, W_out)
+            # An odd width leaves a last column that no window reaches.
+            for wo in range(2 * W_out, W):
+                top[wo] = 0
+                top[W + wo] = 0
             dout += W_out
             winner += W_out
+        # So does an odd height's last row.
+        memset(dx + 2 * H_out * W, 0, (H - 2 * H_out) * W * sizeof(real))
         dx += H * W
     return bad > 3
 

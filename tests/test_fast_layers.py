@@ -51,6 +51,7 @@ CONV_CASES = [
 # (x shape, pool_height, pool_width, stride)
 POOL_CASES = [
     ((2, 3, 8, 8), 2, 2, 2),
+    ((2, 3, 7, 9), 2, 2, 2),  # odd sizes: the last row and column get no gradient
     ((2, 2, 9, 9), 3, 3, 3),
     ((2, 3, 9, 7), 3, 1, 2),  # non-square window, stride smaller than its height
     ((2, 2, 7, 7), 3, 3, 1),  # overlapping windows
