@@ -51,7 +51,6 @@ CONV_CASES = [
 # (x shape, pool_height, pool_width, stride)
 POOL_CASES = [
     ((2, 3, 8, 8), 2, 2, 2),
-    ((2, 3, 7, 9), 2, 2, 2),  # odd sizes: the last row and column get no gradient
     ((2, 2, 9, 9), 3, 3, 3),
     ((2, 3, 9, 7), 3, 1, 2),  # non-square window, stride smaller than its height
     ((2, 2, 7, 7), 3, 3, 1),  # overlapping windows
@@ -191,6 +190,22 @@ def test_direct_kernel_refuses_disagreeing_shapes():
     x, w, b = _conv_inputs(np.random.default_rng(12), (2, 3, 6, 6), (4, 3, 3, 3), np.float32)
     with pytest.raises(ValueError, match="disagree"):
         fast_layers._compiled.direct_conv_forward_into(x, w, b, np.empty((2, 4, 5, 6), np.float32), 1, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pool_2x2_backward_on_odd_sizes_leaves_zeros_where_no_window_reaches(dtype):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 3, 7, 9)).astype(dtype)
+    out, cache = fast_layers.max_pool_forward_fast(x, _pool_param(2, 2, 2))
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    # Stale values in freed memory must not leak into the row and column no window reaches.
+    for _ in range(3):
+        np.full_like(x, np.nan)
+    dx = fast_layers.max_pool_backward_fast(dout, cache)
+    _, naive_cache = max_pool_forward_naive(x[:, :, :6, :8], _pool_param(2, 2, 2))
+    expected = np.zeros_like(x)
+    expected[:, :, :6, :8] = max_pool_backward_naive(dout, naive_cache)
+    np.testing.assert_array_equal(dx, expected)
 
 
 def test_ties_route_to_the_first_maximum():
