@@ -138,24 +138,26 @@ def _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes):
     return out.reshape(geometry.out_shape)
 
 
-def _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes):
-    """dx and dw (as weights' shape); the columns are recomputed group by group, not cached."""
+def _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes, input_gradient=True):
+    """dx (None unless input_gradient) and dw (as weights' shape); the columns are recomputed
+    group by group, not cached."""
     if kernels is not NUMPY_KERNELS:
-        return _grouped_backward(dout, x, weights, geometry, chunk_bytes)
+        return _grouped_backward(dout, x, weights, geometry, chunk_bytes, input_gradient)
     plane = geometry.out_height * geometry.out_width
     dout = dout.reshape(geometry.n, geometry.filters, plane)
     group = images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
     cols_buffer = np.empty((group, weights.shape[1], plane), dtype=x.dtype)
     dw_buffer = np.empty((group,) + weights.shape, dtype=x.dtype)
     dw = np.zeros_like(weights)
-    dx = np.empty_like(x)
+    dx = np.empty_like(x) if input_gradient else None
     for n0, n1 in image_chunks(geometry.n, group):
         cols = cols_buffer[:n1 - n0]
         kernels.im2col_into(x, cols, n0, n1, *geometry.window)
         dw += np.matmul(dout[n0:n1], cols.transpose(0, 2, 1), out=dw_buffer[:n1 - n0]).sum(axis=0)
-        # The columns are no longer needed: their buffer receives their gradient.
-        np.matmul(weights.T, dout[n0:n1], out=cols)
-        kernels.col2im_into(cols, dx, n0, n1, *geometry.window)
+        if input_gradient:
+            # The columns are no longer needed: their buffer receives their gradient.
+            np.matmul(weights.T, dout[n0:n1], out=cols)
+            kernels.col2im_into(cols, dx, n0, n1, *geometry.window)
     return dx, dw
 
 
@@ -231,7 +233,8 @@ def _conv_forward(x, w, b, conv_param, kernels, chunk_bytes, layer, fastest):
     return out, (x, w, b, conv_param)
 
 
-def _conv_backward(dout, cache, kernels, chunk_bytes, layer, fastest):
+def _conv_backward(dout, cache, kernels, chunk_bytes, layer, fastest, input_gradient=True):
+    """dx, dw, db; dx is None unless input_gradient."""
     x, w, b, conv_param = cache
     geometry = _ConvGeometry(x, w, b, conv_param, layer)
     dout = np.asarray(dout)
@@ -240,11 +243,11 @@ def _conv_backward(dout, cache, kernels, chunk_bytes, layer, fastest):
     weights = w.reshape(geometry.filters, -1).astype(x.dtype, copy=False)
     if fastest and geometry.direct_input_gradient_suits(kernels, x.dtype):
         _, dw = _grouped_backward(dout, x, weights, geometry, chunk_bytes, input_gradient=False)
-        dx = _direct_input_gradient(dout, w, x.shape, geometry)
+        dx = _direct_input_gradient(dout, w, x.shape, geometry) if input_gradient else None
     elif fastest and geometry.winograd_suits(kernels):
-        dx, dw = winograd_backward(dout, x, w, geometry, chunk_bytes)
+        dx, dw = winograd_backward(dout, x, w, geometry, chunk_bytes, input_gradient)
     else:
-        dx, dw = _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes)
+        dx, dw = _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes, input_gradient)
     return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), _bias_gradient(dout).astype(b.dtype, copy=False)
 
 
@@ -292,6 +295,15 @@ def conv_backward_fast(dout, cache):
     - db: gradient of shape (F,), b's dtype.
     """
     return _conv_backward(dout, cache, _kernels(), CHUNK_BYTES, "conv_backward_fast", True)
+
+
+def _conv_weight_gradients_fast(dout, cache):
+    """dw and db of conv_backward_fast, without dx: for a network's first layer, whose input
+    is the data and whose input gradient nobody uses (dx is 40% of the backward pass of the
+    course's 7x7 convolution of RGB images)."""
+    _, dw, db = _conv_backward(dout, cache, _kernels(), CHUNK_BYTES, "conv_backward_fast", True,
+                               input_gradient=False)
+    return dw, db
 
 
 def conv_forward_im2col(x, w, b, conv_param):
