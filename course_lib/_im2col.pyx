@@ -540,3 +540,4 @@ def max_pool_backward_into(const real[:, :, :, ::1] dout, const int[:, :, :, ::1
 # this file, and Cython pastes these in here.
 include "_im2col_winograd.pyx"
 include "_im2col_direct.pyx"
+include "_im2col_width.pyx"

@@ -29,6 +29,7 @@ import numpy as np
 from course_lib._checks import check_image_batch, check_shape, check_window_fits, float_array, int_setting
 from course_lib._numpy_kernels import KERNELS as NUMPY_KERNELS
 from course_lib._numpy_kernels import image_chunks, images_per_chunk, output_size
+from course_lib._width_winograd import WIDTH_PARTS, width_winograd_forward
 from course_lib._winograd import winograd_backward, winograd_forward
 
 try:
@@ -113,6 +114,11 @@ class _ConvGeometry:
         """The direct kernel: compiled for this CPU, float32 and few input channels."""
         return (kernels is _compiled and _DIRECT_CONV and dtype == np.float32
                 and self.channels <= DIRECT_MAX_CHANNELS)
+
+    def width_winograd_suits(self, kernels, dtype):
+        """The direct kernel's variant with Winograd along the width: stride 1, 7-wide filters."""
+        return (self.direct_suits(kernels, dtype) and self.stride == 1
+                and self.filter_width in WIDTH_PARTS)
 
     def direct_input_gradient_suits(self, kernels, dtype):
         """dx by the direct kernel too: stride 1, square filters and pad < HH (dout is then
@@ -221,7 +227,9 @@ def _conv_forward(x, w, b, conv_param, kernels, chunk_bytes, layer, fastest):
     x, w, b = _conv_inputs(x, w, b, layer)
     geometry = _ConvGeometry(x, w, b, conv_param, layer)
     bias = b.astype(x.dtype, copy=False)
-    if fastest and geometry.direct_suits(kernels, x.dtype):
+    if fastest and geometry.width_winograd_suits(kernels, x.dtype):
+        out = width_winograd_forward(_compiled, x, w, bias, geometry)
+    elif fastest and geometry.direct_suits(kernels, x.dtype):
         out = np.empty(geometry.out_shape, dtype=x.dtype)
         _compiled.direct_conv_forward_into(x, np.ascontiguousarray(w, dtype=x.dtype),
                                            np.ascontiguousarray(bias), out, geometry.pad, geometry.stride)
