@@ -6,8 +6,11 @@ an image becomes ``w.reshape(F, -1) @ cols``. 3x3 filters at stride 1 use
 Winograd's F(2x2, 3x3) algorithm instead, which needs 2.25 times fewer
 multiplications. In float32, images with at most DIRECT_MAX_CHANNELS channels
 are convolved directly instead, in registers, on CPUs with AVX2 and FMA: their
-im2col products are too thin to run at BLAS speed. The gathering (im2col), its
-adjoint (col2im), the Winograd transforms, the direct kernel and max pooling
+im2col products are too thin to run at BLAS speed; 7-wide filters at stride 1
+apply Winograd's algorithm along the width only (course_lib._width_winograd: 9
+multiplications per pair of outputs and filter row instead of 14). The
+gathering (im2col), its adjoint (col2im), the Winograd transforms, the direct
+kernels and max pooling
 are compiled kernels from the Cython extension ``course_lib._im2col``, built by
 ``pip install -e .``. When the extension is missing, NumPy kernels run instead
 (im2col for every convolution), after one warning that says how to build it.
@@ -271,7 +274,8 @@ def conv_forward_fast(x, w, b, conv_param):
     """Convolution by the fastest method available for its shape.
 
     float32 images with few channels are convolved directly (compiled kernel,
-    CPUs with AVX2 and FMA); otherwise 3x3 filters at stride 1 use Winograd's
+    CPUs with AVX2 and FMA; with Winograd along the width for 7-wide filters at
+    stride 1); otherwise 3x3 filters at stride 1 use Winograd's
     F(2x2, 3x3) algorithm (2.25 times fewer multiplications; needs the compiled
     extension); everything else uses im2col and matrix products, as
     conv_forward_im2col.
