@@ -10,10 +10,10 @@ im2col products are too thin to run at BLAS speed; 7-wide filters at stride 1
 apply Winograd's algorithm along the width only (course_lib._width_winograd: 9
 multiplications per pair of outputs and filter row instead of 14). The
 gathering (im2col), its adjoint (col2im), the Winograd transforms, the direct
-kernels and max pooling
-are compiled kernels from the Cython extension ``course_lib._im2col``, built by
-``pip install -e .``. When the extension is missing, NumPy kernels run instead
-(im2col for every convolution), after one warning that says how to build it.
+convolutions and max pooling are compiled kernels from the Cython extension
+``course_lib._im2col``, built by ``pip install -e .``. When the extension is
+missing, NumPy kernels run instead (im2col for every convolution), after one
+warning that says how to build it.
 
 Every function keeps the input dtype (float32 or float64) end to end. Unlike
 the naive layers, sizes need not divide exactly: like PyTorch, the output has
