@@ -6,11 +6,14 @@ an image becomes ``w.reshape(F, -1) @ cols``. 3x3 filters at stride 1 use
 Winograd's F(2x2, 3x3) algorithm instead, which needs 2.25 times fewer
 multiplications. In float32, images with at most DIRECT_MAX_CHANNELS channels
 are convolved directly instead, in registers, on CPUs with AVX2 and FMA: their
-im2col products are too thin to run at BLAS speed. The gathering (im2col), its
-adjoint (col2im), the Winograd transforms, the direct kernel and max pooling
-are compiled kernels from the Cython extension ``course_lib._im2col``, built by
-``pip install -e .``. When the extension is missing, NumPy kernels run instead
-(im2col for every convolution), after one warning that says how to build it.
+im2col products are too thin to run at BLAS speed; 7-wide filters at stride 1
+apply Winograd's algorithm along the width only (course_lib._width_winograd: 9
+multiplications per pair of outputs and filter row instead of 14). The
+gathering (im2col), its adjoint (col2im), the Winograd transforms, the direct
+convolutions and max pooling are compiled kernels from the Cython extension
+``course_lib._im2col``, built by ``pip install -e .``. When the extension is
+missing, NumPy kernels run instead (im2col for every convolution), after one
+warning that says how to build it.
 
 Every function keeps the input dtype (float32 or float64) end to end. Unlike
 the naive layers, sizes need not divide exactly: like PyTorch, the output has
@@ -29,6 +32,7 @@ import numpy as np
 from course_lib._checks import check_image_batch, check_shape, check_window_fits, float_array, int_setting
 from course_lib._numpy_kernels import KERNELS as NUMPY_KERNELS
 from course_lib._numpy_kernels import image_chunks, images_per_chunk, output_size
+from course_lib._width_winograd import WIDTH_PARTS, width_winograd_forward
 from course_lib._winograd import winograd_backward, winograd_forward
 
 try:
@@ -114,6 +118,11 @@ class _ConvGeometry:
         return (kernels is _compiled and _DIRECT_CONV and dtype == np.float32
                 and self.channels <= DIRECT_MAX_CHANNELS)
 
+    def width_winograd_suits(self, kernels, dtype):
+        """The direct kernel's variant with Winograd along the width: stride 1, 7-wide filters."""
+        return (self.direct_suits(kernels, dtype) and self.stride == 1
+                and self.filter_width in WIDTH_PARTS)
+
     def direct_input_gradient_suits(self, kernels, dtype):
         """dx by the direct kernel too: stride 1, square filters and pad < HH (dout is then
         padded by HH - 1 - pad >= 0 on every side)."""
@@ -138,24 +147,26 @@ def _im2col_forward(x, weights, bias, geometry, kernels, chunk_bytes):
     return out.reshape(geometry.out_shape)
 
 
-def _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes):
-    """dx and dw (as weights' shape); the columns are recomputed group by group, not cached."""
+def _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes, input_gradient=True):
+    """dx (None unless input_gradient) and dw (as weights' shape); the columns are recomputed
+    group by group, not cached."""
     if kernels is not NUMPY_KERNELS:
-        return _grouped_backward(dout, x, weights, geometry, chunk_bytes)
+        return _grouped_backward(dout, x, weights, geometry, chunk_bytes, input_gradient)
     plane = geometry.out_height * geometry.out_width
     dout = dout.reshape(geometry.n, geometry.filters, plane)
     group = images_per_chunk(geometry.n, weights.size // geometry.filters * plane * x.itemsize, chunk_bytes)
     cols_buffer = np.empty((group, weights.shape[1], plane), dtype=x.dtype)
     dw_buffer = np.empty((group,) + weights.shape, dtype=x.dtype)
     dw = np.zeros_like(weights)
-    dx = np.empty_like(x)
+    dx = np.empty_like(x) if input_gradient else None
     for n0, n1 in image_chunks(geometry.n, group):
         cols = cols_buffer[:n1 - n0]
         kernels.im2col_into(x, cols, n0, n1, *geometry.window)
         dw += np.matmul(dout[n0:n1], cols.transpose(0, 2, 1), out=dw_buffer[:n1 - n0]).sum(axis=0)
-        # The columns are no longer needed: their buffer receives their gradient.
-        np.matmul(weights.T, dout[n0:n1], out=cols)
-        kernels.col2im_into(cols, dx, n0, n1, *geometry.window)
+        if input_gradient:
+            # The columns are no longer needed: their buffer receives their gradient.
+            np.matmul(weights.T, dout[n0:n1], out=cols)
+            kernels.col2im_into(cols, dx, n0, n1, *geometry.window)
     return dx, dw
 
 
@@ -219,7 +230,9 @@ def _conv_forward(x, w, b, conv_param, kernels, chunk_bytes, layer, fastest):
     x, w, b = _conv_inputs(x, w, b, layer)
     geometry = _ConvGeometry(x, w, b, conv_param, layer)
     bias = b.astype(x.dtype, copy=False)
-    if fastest and geometry.direct_suits(kernels, x.dtype):
+    if fastest and geometry.width_winograd_suits(kernels, x.dtype):
+        out = width_winograd_forward(_compiled, x, w, bias, geometry)
+    elif fastest and geometry.direct_suits(kernels, x.dtype):
         out = np.empty(geometry.out_shape, dtype=x.dtype)
         _compiled.direct_conv_forward_into(x, np.ascontiguousarray(w, dtype=x.dtype),
                                            np.ascontiguousarray(bias), out, geometry.pad, geometry.stride)
@@ -231,7 +244,8 @@ def _conv_forward(x, w, b, conv_param, kernels, chunk_bytes, layer, fastest):
     return out, (x, w, b, conv_param)
 
 
-def _conv_backward(dout, cache, kernels, chunk_bytes, layer, fastest):
+def _conv_backward(dout, cache, kernels, chunk_bytes, layer, fastest, input_gradient=True):
+    """dx, dw, db; dx is None unless input_gradient."""
     x, w, b, conv_param = cache
     geometry = _ConvGeometry(x, w, b, conv_param, layer)
     dout = np.asarray(dout)
@@ -240,11 +254,11 @@ def _conv_backward(dout, cache, kernels, chunk_bytes, layer, fastest):
     weights = w.reshape(geometry.filters, -1).astype(x.dtype, copy=False)
     if fastest and geometry.direct_input_gradient_suits(kernels, x.dtype):
         _, dw = _grouped_backward(dout, x, weights, geometry, chunk_bytes, input_gradient=False)
-        dx = _direct_input_gradient(dout, w, x.shape, geometry)
+        dx = _direct_input_gradient(dout, w, x.shape, geometry) if input_gradient else None
     elif fastest and geometry.winograd_suits(kernels):
-        dx, dw = winograd_backward(dout, x, w, geometry, chunk_bytes)
+        dx, dw = winograd_backward(dout, x, w, geometry, chunk_bytes, input_gradient)
     else:
-        dx, dw = _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes)
+        dx, dw = _im2col_backward(dout, x, weights, geometry, kernels, chunk_bytes, input_gradient)
     return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), _bias_gradient(dout).astype(b.dtype, copy=False)
 
 
@@ -260,7 +274,8 @@ def conv_forward_fast(x, w, b, conv_param):
     """Convolution by the fastest method available for its shape.
 
     float32 images with few channels are convolved directly (compiled kernel,
-    CPUs with AVX2 and FMA); otherwise 3x3 filters at stride 1 use Winograd's
+    CPUs with AVX2 and FMA; with Winograd along the width for 7-wide filters at
+    stride 1); otherwise 3x3 filters at stride 1 use Winograd's
     F(2x2, 3x3) algorithm (2.25 times fewer multiplications; needs the compiled
     extension); everything else uses im2col and matrix products, as
     conv_forward_im2col.
@@ -292,6 +307,15 @@ def conv_backward_fast(dout, cache):
     - db: gradient of shape (F,), b's dtype.
     """
     return _conv_backward(dout, cache, _kernels(), CHUNK_BYTES, "conv_backward_fast", True)
+
+
+def _conv_weight_gradients_fast(dout, cache):
+    """dw and db of conv_backward_fast, without dx: for a network's first layer, whose input
+    is the data and whose input gradient nobody uses (dx is 40% of the backward pass of the
+    course's 7x7 convolution of RGB images)."""
+    _, dw, db = _conv_backward(dout, cache, _kernels(), CHUNK_BYTES, "conv_backward_fast", True,
+                               input_gradient=False)
+    return dw, db
 
 
 def conv_forward_im2col(x, w, b, conv_param):

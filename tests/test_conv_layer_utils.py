@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from course_lib.conv_layer_utils import (
+    _conv_batchnorm_relu_pool_weight_gradients,
+    _conv_relu_pool_weight_gradients,
     conv_batchnorm_relu_backward,
     conv_batchnorm_relu_forward,
     conv_batchnorm_relu_pool_backward,
@@ -98,3 +100,19 @@ def test_sandwich_forward_equals_naive_composition(name):
     inputs = make_inputs(np.random.default_rng(1))
     out, _ = forward(**inputs)
     assert_close(out, naive(**inputs), tol=1e-10)
+
+
+@pytest.mark.parametrize("name, weight_gradients", [
+    ("conv_relu_pool", _conv_relu_pool_weight_gradients),
+    ("conv_batchnorm_relu_pool", _conv_batchnorm_relu_pool_weight_gradients),
+])
+def test_first_layer_backward_gives_the_gradients_of_the_full_one_but_dx(name, weight_gradients):
+    forward, backward, make_inputs, _ = SANDWICHES[name]
+    rng = np.random.default_rng(2)
+    out, cache = forward(**make_inputs(rng))
+    dout = rng.standard_normal(out.shape)
+    expected = backward(dout, cache)[1:]
+    got = weight_gradients(dout, cache)
+    assert len(got) == len(expected)
+    for actual, wanted in zip(got, expected):
+        np.testing.assert_array_equal(actual, wanted)

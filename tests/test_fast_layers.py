@@ -154,6 +154,11 @@ needs_direct_kernel = pytest.mark.skipif(
 @needs_direct_kernel
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", [
     ((3, 3, 21, 37), (7, 3, 7, 7), 1, 3),  # full tiles, then edges on every side
+    # Blocks of 4 filters (3 rows x 8 columns): a last row tile of 2 rows, then of 1 row,
+    # a padded block of filters, and the benchmark's shape.
+    ((2, 3, 20, 19), (8, 3, 7, 7), 1, 3),
+    ((2, 3, 13, 16), (7, 3, 5, 5), 1, 2),
+    ((2, 3, 32, 32), (32, 3, 7, 7), 1, 3),
     ((2, 3, 35, 40), (5, 3, 3, 3), 2, 1),
     ((2, fast_layers.DIRECT_MAX_CHANNELS, 12, 20), (4, fast_layers.DIRECT_MAX_CHANNELS, 3, 3), 1, 1),
 ])
@@ -190,6 +195,22 @@ def test_direct_kernel_refuses_disagreeing_shapes():
     x, w, b = _conv_inputs(np.random.default_rng(12), (2, 3, 6, 6), (4, 3, 3, 3), np.float32)
     with pytest.raises(ValueError, match="disagree"):
         fast_layers._compiled.direct_conv_forward_into(x, w, b, np.empty((2, 4, 5, 6), np.float32), 1, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pool_2x2_backward_on_odd_sizes_leaves_zeros_where_no_window_reaches(dtype):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 3, 7, 9)).astype(dtype)
+    out, cache = fast_layers.max_pool_forward_fast(x, _pool_param(2, 2, 2))
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    # Stale values in freed memory must not leak into the row and column no window reaches.
+    for _ in range(3):
+        np.full_like(x, np.nan)
+    dx = fast_layers.max_pool_backward_fast(dout, cache)
+    _, naive_cache = max_pool_forward_naive(x[:, :, :6, :8], _pool_param(2, 2, 2))
+    expected = np.zeros_like(x)
+    expected[:, :, :6, :8] = max_pool_backward_naive(dout, naive_cache)
+    np.testing.assert_array_equal(dx, expected)
 
 
 def test_ties_route_to_the_first_maximum():
@@ -308,6 +329,23 @@ def test_numpy_fallback_pool_matches_naive(numpy_kernels, forward, backward, x_s
     np.testing.assert_array_equal(out, expected_out)
     expected_dx = max_pool_backward_naive(dout, naive_cache).astype(np.float64)
     assert_close_to_float64(backward(dout, cache), expected_dx, np.float32, "dx")
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad, dtype", [
+    ((2, 3, 9, 9), (3, 3, 7, 7), 1, 3, np.float32),  # direct kernel (compiled)
+    ((2, 3, 7, 9), (4, 3, 3, 3), 1, 0, np.float64),  # Winograd (compiled)
+    ((3, 2, 7, 9), (5, 2, 3, 5), 2, 1, np.float64),  # im2col
+])
+def test_weight_gradients_alone_equal_those_of_the_full_backward(either_kernels, x_shape, w_shape, stride,
+                                                                 pad, dtype):
+    rng = np.random.default_rng(14)
+    x, w, b = _conv_inputs(rng, x_shape, w_shape, dtype)
+    out, cache = fast_layers.conv_forward_fast(x, w, b, _conv_param(stride, pad))
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    _, dw, db = fast_layers.conv_backward_fast(dout, cache)
+    dw_alone, db_alone = fast_layers._conv_weight_gradients_fast(dout, cache)
+    np.testing.assert_array_equal(dw_alone, dw)
+    np.testing.assert_array_equal(db_alone, db)
 
 
 def test_max_pool_propagates_nan_like_np_max(either_kernels):

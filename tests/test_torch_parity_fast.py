@@ -23,6 +23,8 @@ CONV_CASES = [
     ((1, 2, 13, 11), (3, 2, 5, 4), 3, 1),  # floor rule on both axes
     # float32 with few channels runs the direct kernel: full 2x16 tiles, then partial ones.
     ((2, 3, 21, 37), (7, 3, 7, 7), 1, 3),
+    # 8 filters go in blocks of 4 (3 rows x 8 columns), with a last tile of 2 rows.
+    ((2, 3, 20, 19), (8, 3, 7, 7), 1, 3),
 ]
 POOL_CASES = [
     # (x shape, pool_height, pool_width, stride)

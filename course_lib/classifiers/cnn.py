@@ -2,10 +2,14 @@
 import numpy as np
 
 from course_lib.checkpoint import records_init_args
+# The public backward sandwiches stay imported for the students' loss; the reference asks
+# the internal ones for the first layer's parameter gradients only (no image gradient).
 from course_lib.conv_layer_utils import (
-    conv_batchnorm_relu_pool_backward,
+    _conv_batchnorm_relu_pool_weight_gradients,
+    _conv_relu_pool_weight_gradients,
+    conv_batchnorm_relu_pool_backward,  # noqa: F401
     conv_batchnorm_relu_pool_forward,
-    conv_relu_pool_backward,
+    conv_relu_pool_backward,  # noqa: F401
     conv_relu_pool_forward,
 )
 from course_lib.layer_utils import (
@@ -131,11 +135,12 @@ class ThreeLayerConvNet:
         if self.use_batchnorm:
             dpooled, grads["W2"], grads["b2"], grads["gamma2"], grads["beta2"] = (
                 affine_batchnorm_relu_backward(dhidden, hidden_cache))
-            _, grads["W1"], grads["b1"], grads["gamma1"], grads["beta1"] = (
-                conv_batchnorm_relu_pool_backward(dpooled, conv_cache))
+            # The images' gradient is not needed: the first layer's backward skips it.
+            grads["W1"], grads["b1"], grads["gamma1"], grads["beta1"] = (
+                _conv_batchnorm_relu_pool_weight_gradients(dpooled, conv_cache))
         else:
             dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)
-            _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, conv_cache)
+            grads["W1"], grads["b1"] = _conv_relu_pool_weight_gradients(dpooled, conv_cache)
         for name, weights in (("W1", W1), ("W2", W2), ("W3", W3)):
             loss += 0.5 * self.reg * np.sum(weights * weights)
             grads[name] += self.reg * weights

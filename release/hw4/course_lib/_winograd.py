@@ -69,18 +69,20 @@ def winograd_forward(x, w, bias, geometry, chunk_bytes):
     return out
 
 
-def winograd_backward(dout, x, w, geometry, chunk_bytes):
-    """dx and dw of winograd_forward, through the adjoints of its transforms."""
+def winograd_backward(dout, x, w, geometry, chunk_bytes, input_gradient=True):
+    """dx (None unless input_gradient) and dw of winograd_forward, through the adjoints of
+    its transforms."""
     filters = _winograd_filters(w, x.dtype)
     dfilters = np.zeros_like(filters)
-    dx = np.empty_like(x)
+    dx = np.empty_like(x) if input_gradient else None
     for n0, n1, inputs, grads in _winograd_groups(geometry, x.dtype, chunk_bytes):
         _im2col.winograd_input_into(x, inputs, n0, n1, geometry.pad)
         _im2col.winograd_output_adjoint_into(dout, grads, n0, n1, geometry.pad)
         dfilters += np.matmul(grads, inputs.transpose(0, 2, 1))
-        # The transformed inputs are no longer needed: their buffer receives their gradient.
-        np.matmul(filters.transpose(0, 2, 1), grads, out=inputs)
-        _im2col.winograd_input_adjoint_into(inputs, dx, n0, n1, geometry.pad)
+        if input_gradient:
+            # The transformed inputs are no longer needed: their buffer receives their gradient.
+            np.matmul(filters.transpose(0, 2, 1), grads, out=inputs)
+            _im2col.winograd_input_adjoint_into(inputs, dx, n0, n1, geometry.pad)
     g = _WINOGRAD_G.astype(x.dtype)
     # The adjoint of the filter transform: G^T dU G for every (filter, channel) pair.
     blocks = dfilters.reshape(4, 4, *w.shape[:2]).transpose(2, 3, 0, 1)

@@ -7,6 +7,7 @@ and pool_param.
 """
 from course_lib.conv_layers import spatial_batchnorm_backward, spatial_batchnorm_forward
 from course_lib.fast_layers import (
+    _conv_weight_gradients_fast,
     conv_backward_fast,
     conv_forward_fast,
     max_pool_backward_fast,
@@ -77,6 +78,14 @@ def conv_relu_pool_backward(dout, cache):
     return conv_relu_backward(max_pool_backward_fast(dout, pool_cache), conv_relu_cache)
 
 
+def _conv_relu_pool_weight_gradients(dout, cache):
+    """dw and db of conv_relu_pool_backward, without dx: for a network's first layer, whose
+    input gradient (the images') nobody uses."""
+    (conv_cache, relu_cache), pool_cache = cache
+    dactivations = relu_backward(max_pool_backward_fast(dout, pool_cache), relu_cache)
+    return _conv_weight_gradients_fast(dactivations, conv_cache)
+
+
 def conv_batchnorm_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
     """Convolution, spatial batch normalization, then ReLU.
 
@@ -142,3 +151,12 @@ def conv_batchnorm_relu_pool_backward(dout, cache):
     conv_bn_relu_cache, pool_cache = cache
     dactivations = max_pool_backward_fast(dout, pool_cache)
     return conv_batchnorm_relu_backward(dactivations, conv_bn_relu_cache)
+
+
+def _conv_batchnorm_relu_pool_weight_gradients(dout, cache):
+    """dw, db, dgamma and dbeta of conv_batchnorm_relu_pool_backward, without dx: for a
+    network's first layer, whose input gradient (the images') nobody uses."""
+    (conv_cache, bn_cache, relu_cache), pool_cache = cache
+    dnormalized = relu_backward(max_pool_backward_fast(dout, pool_cache), relu_cache)
+    dconv, dgamma, dbeta = spatial_batchnorm_backward(dnormalized, bn_cache)
+    return (*_conv_weight_gradients_fast(dconv, conv_cache), dgamma, dbeta)
