@@ -5,6 +5,7 @@ the readers and page writers on their own.
 """
 import csv
 import json
+import re
 import shutil
 import zipfile
 
@@ -15,6 +16,7 @@ from autograder.harness.accuracy import CheckpointError, read_checkpoint
 from autograder.harness.judge import Verdict
 from autograder.harness.logs import LogError, grade_experiment, read_log, replay_program
 from autograder.harness.report import plain_feedback
+from autograder.harness.written import escape_markdown
 from autograder.suites.logs import DEEP_FILES, EXPERIMENTS, REPLAYED_ITERATIONS
 from course_tools.class_report import spreadsheet_cell, write_class_report
 from course_tools.export import Submission
@@ -251,3 +253,13 @@ def test_class_report_survives_crafted_results_and_disarms_spreadsheet_formulas(
                                         ("Ada", "Ada"), (3.5, 3.5)])
 def test_spreadsheet_cells_starting_a_formula_stay_text(text, cell):
     assert spreadsheet_cell(text) == cell
+
+
+@pytest.mark.parametrize("markdown", ["[x](javascript:alert(1))", "[x]( JaVaScRiPt:alert(1))",
+                                      "[x]: vbscript:msgbox\n\n[y][x]", "[x](data:text/html,<script>)"])
+def test_written_entries_on_gradescope_link_to_no_script(markdown):
+    """Gradescope renders the written entries' markdown: a link's scheme is broken before it gets there."""
+    escaped = escape_markdown(markdown)
+    assert not re.search(r"(?i)(javascript|vbscript|data):", escaped) and "<" not in escaped
+    assert escape_markdown("the training data: a [link](https://example.com)") == (
+        "the training data: a [link](https://example.com)")
