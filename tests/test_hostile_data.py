@@ -14,7 +14,8 @@ import pytest
 
 from autograder.harness.accuracy import CheckpointError, read_checkpoint
 from autograder.harness.judge import Verdict
-from autograder.harness.logs import LogError, grade_experiment, read_log, replay_program
+from autograder.harness.logs import (LogError, configuration_problems, grade_experiment, read_log,
+                                     replay_program)
 from autograder.harness.report import plain_feedback
 from autograder.harness.written import escape_markdown
 from autograder.suites.logs import DEEP_FILES, EXPERIMENTS, REPLAYED_ITERATIONS
@@ -150,6 +151,15 @@ def saved_log(path, **changes):
 def test_log_values_no_run_gives_are_named(tmp_path, changes, message):
     with pytest.raises(LogError, match=message):
         read_log(saved_log(tmp_path / "log.npz", **changes))
+
+
+@pytest.mark.parametrize("kwargs", [["hidden_dims"], "hidden_dims", 3])
+def test_a_config_whose_model_arguments_are_not_an_object_is_named(kwargs):
+    experiment = EXPERIMENTS["batchnorm_deep_networks"]
+    config = config_of(experiment, False)
+    config["model"]["kwargs"] = kwargs
+    with pytest.raises(LogError, match="model.kwargs is not the object"):
+        configuration_problems(config, experiment.runs[0])
 
 
 def test_the_rerun_covers_the_epochs_the_claim_reads():

@@ -102,6 +102,8 @@ def configuration_problems(config, run):
     if config_value(config, "model", "class") != FC_NET:
         problems.append(f"the model is {config_value(config, 'model', 'class')}, not FullyConnectedNet")
     kwargs = config_value(config, "model", "kwargs")
+    if not isinstance(kwargs, dict):
+        raise LogError("its config's model.kwargs is not the object of arguments the Solver writes")
     for name, value in run.model.items():
         if name not in kwargs or not same_value(kwargs[name], value):
             problems.append(f"{name}={kwargs.get(name)!r}, the experiment uses {value!r}")
