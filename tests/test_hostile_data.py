@@ -41,15 +41,6 @@ def big_endian_checkpoint(submission):
     rewritten_arrays(submission, lambda key, array: array.astype(array.dtype.newbyteorder(">")))
 
 
-def nan_weights_checkpoint(submission):
-    def diverged(key, array):
-        array = array.copy()
-        if key == "param/W1":
-            array.flat[0] = np.nan
-        return array
-    rewritten_arrays(submission, diverged)
-
-
 def with_meta(submission, meta):
     rewrite_checkpoint(submission / TWO_LAYER_CHECKPOINT,
                        lambda members: [stored("meta.npy", npy_bytes(np.array(json.dumps(meta))))
@@ -81,8 +72,6 @@ def symlinked_checkpoint(submission):
 
 DATA_UPLOADS = [
     Upload("big_endian_checkpoint", big_endian_checkpoint, also=(CHECKPOINT,)),
-    Upload("nan_weights_checkpoint", nan_weights_checkpoint, zero_tests=(TWO_LAYER_TEST,), also=(CHECKPOINT,),
-           feedback={TWO_LAYER_TEST: "param/W1 holds NaN or inf"}),
     Upload("huge_architecture_checkpoint", huge_architecture_checkpoint, zero_tests=(TWO_LAYER_TEST,),
            also=(CHECKPOINT,), feedback={TWO_LAYER_TEST: "too large to evaluate"}),
     Upload("foreign_class_checkpoint", foreign_class_checkpoint, zero_tests=(TWO_LAYER_TEST,), also=(CHECKPOINT,),
