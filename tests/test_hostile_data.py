@@ -6,13 +6,14 @@ the readers and page writers on their own.
 import csv
 import json
 import re
-import shutil
 import zipfile
 
 import numpy as np
 import pytest
 
+from autograder.archives import Budget
 from autograder.harness.accuracy import CheckpointError, read_checkpoint
+from autograder.harness.collect import walk_regular_files
 from autograder.harness.judge import Verdict
 from autograder.harness.logs import (LogError, configuration_problems, grade_experiment, read_log,
                                      replay_program)
@@ -62,22 +63,12 @@ def foreign_class_checkpoint(submission):
                            "kwargs": {"args": ["touch", str(proof)]}})
 
 
-def symlinked_checkpoint(submission):
-    """A link to a genuine checkpoint outside the upload: never followed (it could name any file)."""
-    path = submission / TWO_LAYER_CHECKPOINT
-    outside = submission.parent / "outside.npz"
-    shutil.move(path, outside)
-    path.symlink_to(outside)
-
-
 DATA_UPLOADS = [
     Upload("big_endian_checkpoint", big_endian_checkpoint, also=(CHECKPOINT,)),
     Upload("huge_architecture_checkpoint", huge_architecture_checkpoint, zero_tests=(TWO_LAYER_TEST,),
            also=(CHECKPOINT,), feedback={TWO_LAYER_TEST: "too large to evaluate"}),
     Upload("foreign_class_checkpoint", foreign_class_checkpoint, zero_tests=(TWO_LAYER_TEST,), also=(CHECKPOINT,),
            feedback={TWO_LAYER_TEST: "only classes defined inside course_lib"}),
-    Upload("symlinked_checkpoint", symlinked_checkpoint, zero_tests=(TWO_LAYER_TEST,), also=(CHECKPOINT,),
-           summary=(f"{TWO_LAYER_CHECKPOINT} skipped: it is a symbolic link",)),
 ]
 
 
@@ -88,6 +79,22 @@ def test_hostile_checkpoint_gets_exactly_its_score_and_runs_nothing(upload, hw3,
 
 
 # Checkpoint members on their own ------------------------------------------------------------
+
+
+def test_links_in_the_upload_are_named_and_never_followed(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "heldout.npz").write_bytes(b"hidden")
+    upload = tmp_path / "upload"
+    (upload / "checkpoints").mkdir(parents=True)
+    (upload / "checkpoints" / "net.npz").symlink_to(outside / "heldout.npz")
+    (upload / "data").symlink_to(outside, target_is_directory=True)
+    (upload / "notes.txt").write_text("mine")
+    problems = []
+    found = walk_regular_files(upload, Budget(max_bytes=1 << 20, max_files=10), problems)
+    assert [shown for _, shown in found] == ["notes.txt"]
+    assert sorted(problems) == [f"{name} skipped: it is a symbolic link, which is never followed; upload the file "
+                                "itself" for name in ("checkpoints/net.npz", "data")]
 
 
 def npz_with(path, **members):
