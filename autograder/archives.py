@@ -215,6 +215,8 @@ def read_array(archive, info, budget, accepted):
     name = info.filename[:-4]
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
         raise MemberProblem(f"{name}: dtype {dtype} is not a plain numeric array")
+    if any(int(size) < 0 for size in shape):
+        raise MemberProblem(f"{name}: its header declares a negative size {tuple(shape)}")
     problem = accepted(name, dtype, shape)
     if problem:
         raise MemberProblem(f"{name}: {problem}")

@@ -7,6 +7,8 @@ feedback prose. Written-answer entries (worth no points) are left out.
 import csv
 import html
 import json
+import math
+import re
 import statistics
 from collections import defaultdict
 
@@ -23,13 +25,62 @@ def number_order(number):
     return tuple(int(part) if part.isdigit() else 10**6 for part in str(number).split("."))
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), =cmd|...).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value):
+    """A text cell of a CSV meant for a spreadsheet, kept as text: a leading quote disarms a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def results_problem(results):
+    """Why a results.json cannot feed the report (it is not what the autograder writes), or None."""
+    if not isinstance(results, dict) or not is_number(results.get("score")) or not isinstance(results.get("tests"),
+                                                                                                list):
+        return "it has no numeric score and list of tests"
+    for test in results["tests"]:
+        if not isinstance(test, dict) or not isinstance(test.get("extra_data", {}), dict):
+            return "a test entry is not an object"
+        if (test.get("extra_data") or {}).get("kind") == "written":
+            continue
+        if not (isinstance(test.get("number"), str) and isinstance(test.get("name"), str)
+                and isinstance(test.get("status"), str) and is_number(test.get("score"))
+                and is_number(test.get("max_score"))):
+            return f"test {str(test.get('number'))[:20]!r} lacks a string number, name and status or a numeric score"
+        diagnoses = test["extra_data"].get("diagnoses") or []
+        if not isinstance(diagnoses, list) or not all(isinstance(item, dict) for item in diagnoses):
+            return f"the diagnoses of test {test['number'][:20]!r} are not a list of objects"
+    return None
+
+
 def load_class(run, submissions):
-    """[(submission, state entry or {}, results or None)], in the export's order."""
+    """[(submission, state entry or {}, results or None)], in the export's order.
+
+    A results.json the report cannot read (not JSON, or not shaped as the autograder writes it) makes
+    its submission a grading problem of the report, instead of breaking the report for the whole class.
+    """
     rows = []
     for submission in submissions:
         path = run.results_path(submission.key)
-        results = json.loads(path.read_text()) if path.is_file() else None
-        rows.append((submission, run.state.get(submission.key, {}), results))
+        state = run.state.get(submission.key, {})
+        results = None
+        if path.is_file():
+            try:
+                results = json.loads(path.read_text(encoding="utf-8"))
+                problem = results_problem(results)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                problem = "it is not valid JSON"
+            if problem:
+                results = None
+                state = {**state, "status": "unreadable results", "message": f"{path.name}: {problem}"}
+        rows.append((submission, state, results))
     return rows
 
 
@@ -46,12 +97,13 @@ def write_scores(path, rows, columns):
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["submission", "student", "sid", "email", "status", "seconds", "total"]
-                        + [f"{number} {name} (/{max_score:g})" for number, name, max_score in columns])
+                        + [spreadsheet_cell(f"{number} {name} (/{max_score:g})")
+                           for number, name, max_score in columns])
         for submission, state, results in rows:
             scores = {t["number"]: t["score"] for t in graded_tests(results or {})}
-            writer.writerow([submission.key, submission.student, submission.sid, submission.email,
-                             state.get("status", "not graded"), state.get("seconds", ""),
-                             results["score"] if results else ""]
+            writer.writerow([spreadsheet_cell(text) for text in (submission.key, submission.student, submission.sid,
+                                                                 submission.email, state.get("status", "not graded"))]
+                            + [state.get("seconds", ""), results["score"] if results else ""]
                             + [scores.get(number, "") for number, _, _ in columns])
 
 
@@ -98,7 +150,8 @@ def test_section(out, graded, columns):
             continue
         scores = [t["score"] for t in tests]
         passed = sum(t["status"] == "passed" for t in tests)
-        plot = histogram(out / "plots" / f"test-{number}.png", scores, max_score, f"test {number}")
+        plot = histogram(out / "plots" / f"test-{re.sub(r'[^A-Za-z0-9.]+', '_', number)}.png", scores, max_score,
+                         f"test {number}")
         rows.append([html.escape(number), html.escape(name), f"{max_score:g}",
                      f"{100 * passed / len(tests):.0f}% ({passed}/{len(tests)})", f"{statistics.mean(scores):.3g}",
                      f'<img src="plots/{plot.name}" alt="score distribution of test {html.escape(number)}">'])
@@ -149,6 +202,10 @@ def problem_section(rows):
                   for s, state, _ in rows if state.get("status") not in (None, "graded")])
 
 
+# Every student text is escaped; the policy also keeps the page from running any script or loading
+# anything but its own plots, should some text ever slip through unescaped.
+REPORT_POLICY = ('<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+                 'img-src \'self\'; style-src \'unsafe-inline\'">')
 STYLE = """body { font-family: sans-serif; margin: 1rem 2rem; }
 table { border-collapse: collapse; margin-bottom: 1.5rem; }
 td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; vertical-align: middle; }
@@ -180,7 +237,7 @@ def write_class_report(run, submissions, assignment_id):
             "assignment's time budget.</p>", limit_section(graded),
             "<h2>Slowest submissions</h2>", slowest_section(rows)]
     path = out / "report.html"
-    path.write_text(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Class report: '
+    path.write_text(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{REPORT_POLICY}<title>Class report: '
                     f"{html.escape(assignment_id)}</title><style>{STYLE}</style></head><body>\n"
                     + "\n".join(body) + "\n</body></html>\n", encoding="utf-8")
     return path

@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from autograder.harness.written import KEPT_CHARS, collect_answers
+from course_tools.class_report import spreadsheet_cell
 from course_tools.export import materialize, submissions_of, unique
 from course_tools.manifest import load_manifest
 
@@ -156,7 +157,9 @@ document.addEventListener("DOMContentLoaded", function () {
       {left: "$", right: "$", display: false},
       {left: "\\\\(", right: "\\\\)", display: false}
     ],
-    throwOnError: false
+    throwOnError: false,
+    trust: false,  // no \\href, \\url or \\includegraphics from a student's formula
+    maxSize: 10  // em: no \\rule or space of a formula covers the other answers
   });
 });
 """
@@ -256,8 +259,10 @@ def write_csv(path, questions, table):
         writer.writerow(["submission", "student", "sid", "question", "title", "state", "answer_length"])
         for submission, answers in table:
             for question, answer in zip(questions, answers):
-                writer.writerow([submission.key, submission.student, submission.sid, question["grade_id"],
-                                 question["title"], answer.state, answer.chars if answer.state == "answered" else 0])
+                writer.writerow([spreadsheet_cell(text) for text in (submission.key, submission.student,
+                                                                     submission.sid, question["grade_id"],
+                                                                     question["title"], answer.state)]
+                                + [answer.chars if answer.state == "answered" else 0])
 
 
 def write_written_pages(assignment_id, submission_paths, out_dir, repo_root=REPO_ROOT):

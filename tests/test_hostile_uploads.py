@@ -441,6 +441,11 @@ def expected_score(upload, test):
 
 @pytest.mark.parametrize("upload", UPLOADS, ids=lambda upload: upload.name)
 def test_hostile_upload_gets_exactly_its_score_within_memory_disk_and_time(upload, hw3, tmp_path):
+    check_hostile_upload(upload, hw3, tmp_path)
+
+
+def check_hostile_upload(upload, hw3, tmp_path):
+    """Grade ``upload``: exactly its score, its summary and feedback, no markup, within memory, disk and time."""
     results, log, seconds = graded(upload, hw3, tmp_path)
     wrong = {test["name"]: test["score"] for test in results["tests"] if test["score"] != expected_score(upload, test)}
     assert not wrong, f"scores other than expected: {wrong}\n{log[-3000:]}"
@@ -460,6 +465,7 @@ def test_hostile_upload_gets_exactly_its_score_within_memory_disk_and_time(uploa
     memory, written = map(int, PEAK_LINE.search(log).groups())
     assert memory < MEMORY_LIMIT_MB and written < WRITTEN_LIMIT_MB, (memory, written)
     assert seconds < SECONDS_LIMIT
+    return results
 
 
 # The readers on their own ------------------------------------------------------------------

@@ -61,7 +61,7 @@ def accepted_array(name, dtype, shape):
         if dtype.kind != "U" or tuple(shape) != () or dtype.itemsize > 4 * META_CHARACTERS:
             return "must be a short JSON string, as save_model writes it"
         return None
-    if dtype not in ACCEPTED_DTYPES:
+    if dtype.newbyteorder("=") not in ACCEPTED_DTYPES:
         return f"dtype {dtype}: only float32 and float64 arrays are accepted"
     return None
 
@@ -84,7 +84,13 @@ def read_checkpoint(path):
     if not isinstance(meta, dict) or not isinstance(meta.get("class"), str) or not isinstance(meta.get("kwargs"),
                                                                                                   dict):
         raise CheckpointError("its 'meta' entry is not what course_lib.checkpoint.save_model writes")
-    return meta, arrays
+    nonfinite = [name for name, array in arrays.items() if not np.all(np.isfinite(array))]
+    if nonfinite:
+        verb = "holds" if len(nonfinite) == 1 else "hold"
+        raise CheckpointError(f"{', '.join(sorted(nonfinite)[:3])} {verb} NaN or inf, as when training diverges: "
+                              "save a model whose weights are finite (a lower learning rate often helps)")
+    # Arrays written on a machine of the other byte order are read as the same numbers in this one's.
+    return meta, {name: array.astype(array.dtype.newbyteorder("=")) for name, array in arrays.items()}
 
 
 def clean_copy(path, folder):
@@ -166,6 +172,8 @@ def child_main(function, sender, seconds):
     try:
         with memory_budget(MODEL_MEMORY_BYTES):
             answer = ("ok", function())
+    except MemoryError:  # numpy's own kind of it included
+        answer = ("MemoryError", "")
     except Exception as error:  # reported to the parent, which turns it into feedback
         answer = (type(error).__name__, str(error)[:500])
     sender.send(answer)

@@ -138,6 +138,9 @@ def walk_regular_files(root, budget, problems, prefix=""):
                     pending.append((Path(entry.path), relative + "/"))
             elif entry.is_file(follow_symlinks=False):
                 found.append((Path(entry.path), relative))
+            elif entry.is_symlink():
+                problems.append(f"{relative} skipped: it is a symbolic link, which is never followed; upload the "
+                                "file itself")
     return sorted(found, key=lambda item: item[1])
 
 

@@ -57,6 +57,11 @@ def read_log(path):
     for key in HISTORY_KEYS:
         if not np.all(np.isfinite(arrays[key])):
             raise LogError(f"{key} holds NaN or inf")
+    if np.any(arrays["train_losses"] < 0):
+        raise LogError("train_losses holds negative values, which a softmax loss never takes")
+    for key in ("train_accs", "val_accs"):
+        if np.any((arrays[key] < 0) | (arrays[key] > 1)):
+            raise LogError(f"{key} holds values outside [0, 1], which accuracies never take")
     config = arrays.pop("config")
     if len(str(config)) > MAX_CONFIG_CHARS:
         raise LogError("config is longer than the JSON text the Solver writes")
@@ -97,6 +102,8 @@ def configuration_problems(config, run):
     if config_value(config, "model", "class") != FC_NET:
         problems.append(f"the model is {config_value(config, 'model', 'class')}, not FullyConnectedNet")
     kwargs = config_value(config, "model", "kwargs")
+    if not isinstance(kwargs, dict):
+        raise LogError("its config's model.kwargs is not the object of arguments the Solver writes")
     for name, value in run.model.items():
         if name not in kwargs or not same_value(kwargs[name], value):
             problems.append(f"{name}={kwargs.get(name)!r}, the experiment uses {value!r}")
@@ -141,8 +148,14 @@ def plain_argument(value):
     raise LogError("its config holds a model argument that is not a plain value")
 
 
-def replay_program(runs, logs):
-    """One worker program replaying the first iterations of every run from its recorded seed."""
+def iterations_per_epoch(run):
+    return max(run.num_train // run.solver["batch_size"], 1)
+
+
+def replay_program(runs, logs, rerun_epochs=0, rerun_accuracy=False):
+    """One worker program replaying every run from its recorded seed: its first iterations, or its first
+    ``rerun_epochs`` epochs (with the training accuracy at the start and each epoch's end when
+    ``rerun_accuracy``), as Solver.train makes them (the experiments keep lr_decay at 1)."""
     calls, outputs = [], {}
     for index, (run, log) in enumerate(zip(runs, logs)):
         config = log["config"]
@@ -157,9 +170,49 @@ def replay_program(runs, logs):
         calls += [{"seed": config_value(config, "seed")},
                   call(FC_NET.removeprefix("course_lib."), **kwargs),
                   call("solver.Solver", res(first + 1), data, verbose=False, **solver)]
-        calls += [method(res(first + 2), "step") for _ in range(REPLAYED_ITERATIONS)]
+        steps = max(REPLAYED_ITERATIONS, rerun_epochs * iterations_per_epoch(run))
+        for step in range(steps):
+            if rerun_accuracy and step % iterations_per_epoch(run) == 0:
+                outputs[f"run{index}/acc{step // iterations_per_epoch(run)}"] = res(len(calls))
+                calls.append(method(res(first + 2), "check_accuracy", data["X_train"], data["y_train"]))
+            calls.append(method(res(first + 2), "step"))
+        if rerun_accuracy:
+            outputs[f"run{index}/acc{rerun_epochs}"] = res(len(calls))
+            calls.append(method(res(first + 2), "check_accuracy", data["X_train"], data["y_train"]))
         outputs[f"run{index}"] = res(first + 2, "loss_history")
     return program(calls, outputs)
+
+
+def rerun_histories(experiment, arrays):
+    """{file: histories} of the grader's own rerun of the experiment's runs, as the claim reads them."""
+    histories = {}
+    for index, run in enumerate(experiment.runs):
+        history = {"train_losses": np.asarray(arrays[f"run{index}"], dtype=np.float64)}
+        if experiment.rerun_accuracy:
+            try:
+                history["train_accs"] = np.array([float(arrays[f"run{index}/acc{epoch}"])
+                                                  for epoch in range(experiment.rerun_epochs + 1)])
+            except (KeyError, TypeError, ValueError):
+                raise LogError(f"{Path(run.file).name}: Solver.check_accuracy gave no number") from None
+        histories[run.file] = history
+    return histories
+
+
+def claim_problems(experiment, logs, arrays):
+    """[] when the claim holds in the logs and, for an experiment the grader reruns, in its rerun."""
+    ok, message = experiment.claim({run.file: log for run, log in zip(experiment.runs, logs)})
+    if not ok:
+        return [message]
+    if not experiment.rerun_epochs:
+        return []
+    rerun = (f"the grader's own training of the first {experiment.rerun_epochs} epochs of your runs (your code, "
+             "your recorded seeds and configurations)")
+    try:
+        ok, message = experiment.claim(rerun_histories(experiment, arrays))
+    except LogError as error:
+        return [f"{rerun} failed: {error}"]
+    return [] if ok else [f"your logs support it, but {rerun} does not: {message}; submit the logs your "
+                          "final code writes"]
 
 
 def replay_inputs(runs, experiment_data):
@@ -179,6 +232,8 @@ def replay_problems(runs, logs, arrays):
         replayed = arrays.get(f"run{index}")
         logged = log["train_losses"][:REPLAYED_ITERATIONS]
         name = Path(run.file).name
+        if replayed is not None:
+            replayed = replayed[:REPLAYED_ITERATIONS]
         if replayed is None or replayed.shape != logged.shape:
             problems.append(f"{name}: the replay of its first iterations produced no losses")
         elif not relative_error(replayed, logged) <= REPLAY_TOLERANCE:
@@ -226,7 +281,7 @@ def grade_experiment(experiment, found_logs, experiment_data, run_replay):
     replayed_ok = False
     if config_ok:
         try:
-            request = replay_program(experiment.runs, logs)
+            request = replay_program(experiment.runs, logs, experiment.rerun_epochs, experiment.rerun_accuracy)
         except LogError as error:
             return Verdict(0.0, [f"configuration: {error}"], checks=checks)
         arrays, failed = run_replay(request, replay_inputs(experiment.runs, experiment_data))
@@ -237,8 +292,7 @@ def grade_experiment(experiment, found_logs, experiment_data, run_replay):
         replayed_ok = record("replay", replay_problems(experiment.runs, logs, arrays),
                              "; re-run the experiment with your final code")
     if replayed_ok:
-        ok, message = experiment.claim({run.file: log for run, log in zip(experiment.runs, logs)})
-        record("claim", [] if ok else [message])
+        record("claim", claim_problems(experiment, logs, arrays))
     lines = [check.message for check in checks]
     if not replayed_ok:
         return Verdict(0.0, lines + ["(a log earns points only when it is complete, from the experiment's "

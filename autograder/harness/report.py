@@ -21,11 +21,24 @@ SHOWN_CHECKS = 20
 # emphasis (inside a name like course_lib it cannot). Control characters would start new markdown lines.
 MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<>&|#!~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# In feedback (plain text, also printed to a terminal by `course grade`): control characters but the line
+# break and the tab; an escape sequence a student's exception message carries would drive the terminal.
+FEEDBACK_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def markdown_text(text):
     """One line of plain text, safe inside a markdown summary: markup is escaped, line breaks removed."""
     return MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), CONTROL.sub(" ", str(text)))
+
+
+def visible_control(match):
+    """A control character as its escape (\\x1b), so the reader still sees that one was there."""
+    return repr(match.group(0))[1:-1]
+
+
+def plain_feedback(text):
+    """Feedback text with carriage returns as line breaks and every other control character made visible."""
+    return FEEDBACK_CONTROL.sub(visible_control, text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def valid(value):
@@ -97,7 +110,7 @@ def feedback_text(planned, verdict, prerequisite_lines=(), substituted_line=""):
     if planned.prerequisite_only:
         lines += ["", "(No points here: this function belongs to another assignment, and tests of this "
                       "one rely on it.)"]
-    text = "\n".join(lines)
+    text = plain_feedback("\n".join(lines))
     return text if len(text) <= OUTPUT_LIMIT else text[:OUTPUT_LIMIT] + "\n[... feedback truncated]"
 
 

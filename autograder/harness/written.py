@@ -27,6 +27,8 @@ READER_CPU_SECONDS = 60
 ANSWER_CHARS = 6000  # shown per answer; the graders read longer ones in the notebook
 KEPT_CHARS = 200_000  # what the reader hands back per cell (course written shows up to this)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The destination of a markdown link (inline or defined) that would run script when a grader clicks it.
+SCRIPT_LINK = re.compile(r"(?i)(\]\(\s*|\]:\s*)(javascript|vbscript|data|file)(?=:)")
 
 
 @dataclass
@@ -158,6 +160,7 @@ def best_answer(question, cells):
 def escape_markdown(text):
     """Student text for a markdown renderer: no HTML (entities instead), no remote images; LaTeX untouched."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = SCRIPT_LINK.sub(lambda link: link.group(1) + link.group(2) + "\u200b", text)  # not a scheme then
     return text.replace("![", "!\\[")
 
 
