@@ -302,7 +302,8 @@ def test_later_programs_run_after_an_earlier_one_fails(library):
 
 # Collecting submissions ----------------------------------------------------------------
 
-STUB_FILES = ("__init__.py", "layers.py", "mlp/__init__.py", "mlp/layers.py", "classifiers/fc_net.py")
+STUB_FILES = ("__init__.py", "layers.py", "mlp/__init__.py", "mlp/layers.py", "classifiers/fc_net.py", "solver.py",
+              "checkpoint.py")
 
 
 @pytest.fixture
@@ -342,6 +343,22 @@ def test_files_are_found_by_their_path_inside_course_lib(tmp_path, stubs):
     assert overlay_text(collection, "classifiers/fc_net.py") == "# released stub\n"
     assert "course_lib/classifiers/fc_net.py was not found in your upload" in " ".join(collection.notes)
     assert collection.checkpoints["checkpoints/net.npz"] == upload / "results" / "net.npz"
+
+
+def test_the_graders_own_modules_keep_their_released_copy(tmp_path, stubs):
+    """An edited Solver could replay a made-up log; an unchanged copy of the release is no news."""
+    upload = tmp_path / "upload"
+    write(upload / "course_lib" / "solver.py", "class Solver: step = lambda self: None")
+    write(upload / "course_lib" / "checkpoint.py", "# released stub\n")
+    write(upload / "course_lib" / "layers.py", "functional")
+    collection = collected(tmp_path, stubs, upload)
+    assert overlay_text(collection, "solver.py") == overlay_text(collection, "checkpoint.py") == "# released stub\n"
+    assert overlay_text(collection, "layers.py") == "functional"
+    notes = " ".join(collection.notes)
+    assert "grader runs the released course_lib/solver.py" in notes and "checkpoint.py" not in notes
+    # An assignment whose own work is in one of them would grade the upload's.
+    collection = collected(tmp_path / "own", stubs, upload, student_files=("solver.py",))
+    assert overlay_text(collection, "solver.py").startswith("class Solver")
 
 
 def test_loose_files_are_placed_by_the_longest_matching_tail(tmp_path, stubs):

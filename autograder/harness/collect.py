@@ -8,7 +8,10 @@ first, within one budget for the whole upload (``archives``); a file that
 cannot be read is named in a note and costs only itself. Besides the files of
 the release, only a few new modules are overlaid (every job gets a copy); other
 ``.py`` files are listed, not copied. Files that are not found keep the
-released stub, so only their own tests are lost.
+released stub, so only their own tests are lost. The modules the grader's own
+programs run (``GRADER_MODULES``: the Solver that replays and reruns logged
+experiments, the checkpoint reader) always keep their released copy, since an
+edited copy could make up what they report.
 """
 import os
 import shutil
@@ -29,6 +32,7 @@ MAX_MEMBER_BYTES = 128 << 20
 SHOWN_PROBLEMS = 10
 SHOWN_NAMES = 3
 MAX_ADDED_MODULES = 20
+GRADER_MODULES = ("solver.py", "checkpoint.py")
 # What is read first when an upload is larger than its budget (a whole project folder with its data or its
 # virtual environment): the code, then archives that may hold it and checkpoints, then the rest.
 READ_FIRST = {".py": 0, ".zip": 1, ".npz": 1}
@@ -204,6 +208,11 @@ def collect_submission(submission_dir, stubs_dir, work_dir, student_files, check
             target = library_path(shown, known, preferred, loose)
             if target:
                 placed.setdefault(target, []).append((shown, disk))
+    for target in [target for target in GRADER_MODULES if target in placed and target not in preferred]:
+        shown, disk = choose(placed.pop(target))
+        if disk.read_bytes() != (overlay / "course_lib" / target).read_bytes():
+            collection.notes.append(f"{shown}: the grader runs the released course_lib/{target} (it holds no work "
+                                    "of yours), so your changes to it were not used")
     # Modules of the student's own (a custom architecture) are overlaid too, but only a few: every job gets a copy.
     added = sorted(target for target in placed if target not in set(known))
     for target in added[MAX_ADDED_MODULES:]:
