@@ -201,11 +201,13 @@ ERRORS = {  # kind: (exception type, message, last line of code)
                            "(5,) (6,) ", "loss = -log_probs[np.arange(n), y].sum()"),
     "error_keepdims": ("ValueError", "operands could not be broadcast together with shapes (4,10) (4,) ",
                        "shifted = x - x.max(axis=-1)"),
+    "error_reshape_flatten": ("ValueError", "fc layer 'fc1' expects input of shape (N, 48), got (2, 4, 4, 3); put a "
+                              "flatten layer before it for images", "self.check_input(x)"),
     "error_float": ("TypeError", "slice indices must be integers or None or have an __index__ method",
                     "field = x_padded[:, :, rows, cols]"),
 }
 SUFFIXES = ("_matmul", "_features", "_input", "_inplace", "_contract", "_broadcast", "_kind", "_for_x",
-            "_tensordot", "_past", "_arrays")
+            "_tensordot", "_past", "_arrays", "_flatten")
 
 
 @pytest.mark.parametrize("name", sorted(ERRORS))

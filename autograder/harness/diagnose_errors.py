@@ -200,6 +200,11 @@ def input_shape_cause(message, inputs):
     if not match:
         return []
     got = shape_of(match.group(2))
+    wanted = re.search(r"of shape \((?:N, )?(\d+)\)", match.group(0))
+    if len(got) > 2 and wanted and int(np.prod(got[1:])) == int(wanted.group(1)):
+        return [diagnosis("error_reshape", f"a batch of shape {shown(got)} reached a layer that takes rows of "
+                                           f"{wanted.group(1)} values: is a flatten (reshape to (N, -1)) missing "
+                                           "before it?")]
     names = [name for name, value in sorted(inputs.items()) if np.shape(value) == got]
     if len(names) == 1 and names[0] != match.group(1):
         return [diagnosis("error_arguments", f"the array your code passed as {match.group(1)} has the shape of "

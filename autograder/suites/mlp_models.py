@@ -5,24 +5,8 @@ Each function's contract, clause by clause: docs/contracts/svhn.md.
 import numpy as np
 
 from autograder.suites import draw
-from autograder.suites.spec import (
-    gated,
-    FLOAT32_TOL,
-    Check,
-    as_float32,
-    assign,
-    behaviour_test,
-    call,
-    dtype,
-    dtype_check,
-    forward_test,
-    inp,
-    method,
-    printed,
-    program,
-    res,
-    unchanged_check,
-)
+from autograder.suites.spec import (FLOAT32_TOL, Check, as_float32, assign, behaviour_test, call, dtype, dtype_check,
+                                    forward_test, gated, inp, method, printed, program, res, unchanged_check)
 
 F64 = dtype("float64")
 LAYERS = "mlp.layers"
@@ -368,6 +352,23 @@ def slow_train_net_test():
                           program(calls, outputs, seed=0), SAME_RUN, requires=TRAIN_NET_NEEDS)
 
 
+def misleading_validation_inputs(rng):
+    """Overlapping blobs (the training accuracy rises over several epochs) and validation labels shifted to
+    another class (the validation accuracy falls meanwhile): the two best epochs differ (199 seeds in 200)."""
+    X, y = draw.clusters(rng, 90, 4, 3, spread=1.0)
+    return {"data_train": X[:60], "labels_train": y[:60], "data_val": X[60:], "labels_val": (y[60:] + 1) % 3,
+            **given_weights(rng)}
+
+
+def best_validation_epoch_train_net_test():
+    """train_net.5: opt_params come from the best VALIDATION epoch, not from the best training one."""
+    return behaviour_test("mlp.train.train_net", "training accuracy rising, validation accuracy falling",
+                          misleading_validation_inputs, program(train_net_calls(SLOW_LEARNING_RATE),
+                                                                {"opt_params": res(4, 0)}, seed=0),
+                          [Check("match", "opt_params", label="opt_params of the best validation epoch")],
+                          weight=0.5, requires=TRAIN_NET_NEEDS)
+
+
 def sampled_accuracy_train_net_test():
     """train_net.2-.3: the training accuracy of TRAIN_ACC_SAMPLES random training examples, not of all of them."""
     calls = train_net_calls(SLOW_LEARNING_RATE, training=SAMPLED_TRAINING)
@@ -484,5 +485,5 @@ def edge_train_net_test():
         requires=tuple(needs))
 
 
-TRAIN_TESTS = [train_net_test(), slow_train_net_test(), sampled_accuracy_train_net_test(), edge_train_net_test(),
-               verbose_train_net_test()]
+TRAIN_TESTS = [train_net_test(), slow_train_net_test(), best_validation_epoch_train_net_test(),
+               sampled_accuracy_train_net_test(), edge_train_net_test(), verbose_train_net_test()]
