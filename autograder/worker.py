@@ -35,7 +35,7 @@ A program is plain JSON that says what to call and what to send back:
 - ``seed``: seeds ``np.random`` before the program runs.
 """
 import errno
-import importlib
+import importlib.util
 import io
 import json
 import linecache
@@ -55,8 +55,6 @@ import numpy as np  # noqa: E402  (importable only once its folder is on the pat
 
 def load_proxy_module():
     """proxy.py, copied beside this file: loaded by path, so that the import path stays the submission's."""
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location("proxy", Path(__file__).with_name("proxy.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -86,6 +84,10 @@ class CountingWriter(io.TextIOBase):
     only its start. A line ends at "\n", "\r\n" or a lone "\r" (a progress line printed over the last)."""
 
     def __init__(self):
+        self.reset()
+
+    def reset(self):
+        """Count a new program's printing in this same object (a logging handler may hold on to it)."""
         self.size, self.lines, self.head, self.last = 0, 0, "", ""
 
     def writable(self):
@@ -472,13 +474,13 @@ def run_request(job_dir):
         job.channel = proxy.Channel(request["channel"])
     for index, program in enumerate(request["programs"]):
         job.inputs = load_inputs(job_dir / f"inputs_{index}.npz")
-        printed = job.printed = CountingWriter()
-        sys.stdout = sys.stderr = printed
+        job.printed.reset()
+        sys.stdout = sys.stderr = job.printed
         try:
             arrays, reply = run_program(job, program)
         finally:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        reply["printed"] = {"chars": printed.size, "head": printed.head}
+        reply["printed"] = {"chars": job.printed.size, "head": job.printed.head}
         try:
             write_atomically(job_dir / f"outputs_{index}.npz", lambda file, arrays=arrays: np.savez(file, **arrays))
         except Exception as error:  # results no file can hold: beyond the output-size limit, names no zip takes

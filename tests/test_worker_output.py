@@ -18,3 +18,12 @@ def test_lines_end_at_newline_carriage_return_or_both(writes, lines):
         writer.write(text)
     assert writer.lines == lines
     assert writer.size == sum(map(len, writes))
+
+
+def test_a_new_program_counts_anew_in_the_same_writer():
+    """A logging handler made during one program keeps writing to the writer it found then."""
+    writer = CountingWriter()
+    writer.write("first program\n")
+    writer.reset()
+    writer.write("x\r")
+    assert (writer.lines, writer.size, writer.head) == (1, 2, "x\r")
