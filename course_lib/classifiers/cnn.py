@@ -2,8 +2,8 @@
 import numpy as np
 
 from course_lib.checkpoint import records_init_args
-# The public backward sandwiches stay imported for the students' loss; the reference asks
-# the internal ones for the first layer's parameter gradients only (no image gradient).
+# A first layer's backward needs only its parameters' gradients: the *_weight_gradients sandwiches
+# skip the gradient of the input images (about 40% of a convolution's backward pass).
 from course_lib.conv_layer_utils import (
     _conv_batchnorm_relu_pool_weight_gradients,
     _conv_relu_pool_weight_gradients,
