@@ -21,6 +21,57 @@ def standin_dir(tmp_path_factory):
     return write_standin(tmp_path_factory.mktemp("standin"), **STANDIN_SIZES)
 
 
+class CorpusGrading:
+    """The fidelity corpus graded once per session, one assignment at a time when a test first asks for one
+    of its variants: each variant on the tests that can see its patch (those of the functions it patches and
+    of the functions whose tests execute them), with the zips built as `course build` builds them (the
+    corpus' known mistakes baked in, which adds diagnoses and changes no score). test_fidelity judges the
+    points, test_diagnoses the diagnoses, of the same gradings."""
+
+    def __init__(self, work_dir, data_dir):
+        self.work_dir = work_dir
+        self.data_dir = data_dir
+        self.graded = {}
+        self.graders = {}
+        self.references = {}
+
+    def grade(self, assignment):
+        from course_tools import fidelity
+        from course_tools.fidelity import grading
+
+        if assignment not in self.graders:
+            batch = [v for v in fidelity.load_corpus([assignment])]
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("COURSE_DATA_DIR", str(self.data_dir))
+                graded, graders = grading.grade_corpus(batch, self.work_dir, jobs=2, restrict=True)
+                self.references[assignment] = self.grade_reference(graders[assignment])
+            self.graded.update(graded)
+            self.graders.update(graders)
+        return self.graders[assignment]
+
+    @staticmethod
+    def grade_reference(grader):
+        """The results.json tests of the unpatched reference on every test of a function."""
+        from autograder import grade_submission
+
+        functions = [item.number for item in grader.planned if not item.test.scores_upload]
+        results = grade_submission(grader.assignment, grader.reference, grader.zip_path, only=functions)
+        return [test for test in results["tests"] if test["number"] in functions]
+
+    def __getitem__(self, name):
+        from course_tools import fidelity
+
+        if name not in self.graded:
+            self.grade(next(v.assignment for v in fidelity.load_corpus() if v.name == name))
+        return self.graded[name]
+
+
+@pytest.fixture(scope="session")
+def graded_corpus(tmp_path_factory, standin_dir):
+    """{variant name: Graded} (see CorpusGrading); each variant graded once per session, two at a time."""
+    return CorpusGrading(tmp_path_factory.mktemp("fidelity"), standin_dir)
+
+
 @pytest.fixture
 def notebook_env(monkeypatch, standin_dir):
     """Environment a notebook kernel inherits: quick mode, stand-in data, no display."""

@@ -3,10 +3,7 @@ end to end; no diagnosis on a passing test, the reference or a correct variant; 
 import io
 import json
 import re
-import shutil
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,10 +12,10 @@ from autograder import layout
 from autograder.harness import diagnose, programs
 from autograder.harness.judge import CheckResult, Verdict
 from autograder.harness.report import LIKELY_CAUSE, feedback_text
-from autograder.suites import CATALOG, plan_tests
+from autograder.suites import CATALOG
 from autograder.suites.spec import Check, call, inp, method, program, res
 from course_tools import fidelity
-from course_tools.fidelity import grading
+from course_tools.fidelity import judging
 from course_tools.manifest import load_manifest
 
 CORPUS = fidelity.load_corpus()
@@ -297,59 +294,24 @@ TARGET_SHARE = 0.9  # of the corpus' wrong variants whose own known diagnosis ap
 
 
 class DiagnosedCorpus:
-    """Each assignment's zip built with its known mistakes; every variant (the reference library with its patch,
-    no checkpoints) graded on the tests of the functions it patches, where its own diagnosis must appear, and
-    the reference on every test of a function."""
+    """Per assignment, of the session's corpus grading (tests/conftest.py, zips built with the known
+    mistakes): every variant's tests of the functions it patches, where its own diagnosis must appear,
+    the reference on every test of a function, and the zip."""
 
-    def __init__(self, work_dir, data_dir):
-        self.work_dir = Path(work_dir)
-        self.data_dir = data_dir
-        self.assignments = {}
+    def __init__(self, graded):
+        self.graded = graded
 
     def __getitem__(self, assignment):
-        if assignment not in self.assignments:
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("COURSE_DATA_DIR", str(self.data_dir))
-                self.assignments[assignment] = self.grade(assignment)
-        return self.assignments[assignment]
-
-    def submission(self, name, variant=None):
-        folder = self.work_dir / "submissions" / name
-        shutil.copytree(fidelity.REPO_ROOT / "course_lib", folder / "course_lib",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.c", "build"))
-        if variant is not None:
-            fidelity.apply_variant(variant, folder / "course_lib")
-        return folder
-
-    def grade(self, assignment):
-        from autograder import grade_submission
-        from course_tools.autograder_zip import build_autograder_zip
-        from course_tools.known_mistakes import known_mistake_outputs
-
-        seed = load_manifest(fidelity.REPO_ROOT / "course.toml").seed
-        stubs = grading.write_stub_library(assignment, fidelity.REPO_ROOT, self.work_dir / assignment / "release")
-        known = known_mistake_outputs(assignment, fidelity.REPO_ROOT, seed)
-        zip_path = build_autograder_zip(assignment, fidelity.REPO_ROOT, self.work_dir / f"{assignment}.zip", seed=seed,
-                                        release_dir=stubs, known_mistakes=known)
-        with zipfile.ZipFile(zip_path) as archive:
-            planned = plan_tests(json.loads(archive.read(layout.MANIFEST)))
-
-        def graded(variant):
-            numbers = [item.number for item in planned if item.test.function in variant.functions]
-            results = grade_submission(assignment, self.submission(variant.name, variant), zip_path, only=numbers)
-            return variant.name, [test for test in results["tests"] if test["number"] in numbers]
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            tests = dict(pool.map(graded, [v for v in CORPUS if v.assignment == assignment]))
-        functions = [item.number for item in planned if not item.test.scores_upload]
-        reference = grade_submission(assignment, self.submission(f"{assignment}-reference"), zip_path, only=functions)
-        return {"tests": tests, "reference": [test for test in reference["tests"] if test["number"] in functions],
-                "zip": zip_path}
+        grader = self.graded.grade(assignment)
+        tests = {variant.name: [test for test in self.graded[variant.name].tests
+                                if judging.function_of(test) in variant.functions]
+                 for variant in CORPUS if variant.assignment == assignment}
+        return {"tests": tests, "reference": self.graded.references[assignment], "zip": grader.zip_path}
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory, standin_dir):
-    return DiagnosedCorpus(tmp_path_factory.mktemp("diagnosed"), standin_dir)
+def corpus(graded_corpus):
+    return DiagnosedCorpus(graded_corpus)
 
 
 def diagnosis_kinds(tests):

@@ -26,37 +26,10 @@ def by_name(variants):
     return pytest.mark.parametrize("variant", variants, ids=[variant.name for variant in variants])
 
 
-class CorpusGrading:
-    """Grades the corpus one assignment at a time, when a test first asks for one of its variants."""
-
-    def __init__(self, work_dir, data_dir):
-        self.work_dir = work_dir
-        self.data_dir = data_dir
-        self.graded = {}
-        self.graders = {}
-
-    def grade(self, assignment):
-        if assignment not in self.graders:
-            batch = [v for v in CORPUS if v.assignment == assignment]
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("COURSE_DATA_DIR", str(self.data_dir))
-                # Without known mistakes: what this file judges is the points (test_diagnoses grades with them).
-                graded, graders = grading.grade_corpus(batch, self.work_dir, jobs=2, restrict=True,
-                                                       known_mistakes=False)
-            self.graded.update(graded)
-            self.graders.update(graders)
-        return self.graders[assignment]
-
-    def __getitem__(self, name):
-        if name not in self.graded:
-            self.grade(next(v.assignment for v in CORPUS if v.name == name))
-        return self.graded[name]
-
-
 @pytest.fixture(scope="session")
-def graded(tmp_path_factory, standin_dir):
-    """{variant name: Graded}; each variant graded once per session, two at a time."""
-    return CorpusGrading(tmp_path_factory.mktemp("fidelity"), standin_dir)
+def graded(graded_corpus):
+    """{variant name: Graded}: the session's corpus grading (tests/conftest.py)."""
+    return graded_corpus
 
 
 def feedback(graded_variant):
