@@ -40,7 +40,7 @@ class CorpusGrading:
         from course_tools.fidelity import grading
 
         if assignment not in self.graders:
-            batch = [v for v in fidelity.load_corpus([assignment])]
+            batch = fidelity.load_corpus([assignment])
             with pytest.MonkeyPatch.context() as patch:
                 patch.setenv("COURSE_DATA_DIR", str(self.data_dir))
                 graded, graders = grading.grade_corpus(batch, self.work_dir, jobs=2, restrict=True)
